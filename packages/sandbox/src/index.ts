@@ -1,0 +1,16 @@
+/**
+ * The sandbox world for tests, benchmarks and the demo. Never imported by product code.
+ *
+ * @packageDocumentation
+ */
+export { startWorld, DEMO_PORTS } from './world/world';
+export type { SandboxWorld, StartWorldOptions } from './world/world';
+export { startSandboxCluster, FLUX_NAMESPACE } from './world/cluster';
+export type { SandboxCluster, SandboxClusterOptions } from './world/cluster';
+export { describeWorld, backstageConfigFor } from './world/describe';
+export type { WorldDescription } from './world/describe';
+export { startControlServer } from './world/control';
+export * from './kube';
+export { startGitLab } from './gitlab';
+export type { RunningGitLab } from './gitlab';
+export { startRegistry, pushArtifact, pullArtifact } from './oci';

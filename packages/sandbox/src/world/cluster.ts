@@ -1,0 +1,151 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CLUSTER_ADMIN_RULES,
+  KubeApiServer,
+  PolicyRule,
+  startKubeApiServer,
+} from '../kube';
+import { FluxControllers, startFluxControllers } from '../controllers';
+import {
+  NotificationController,
+  ReceiverServer,
+  startNotificationController,
+  startReceiverServer,
+} from '../controllers/notification';
+import { randomToken } from './secrets';
+
+export const FLUX_NAMESPACE = 'flux-system';
+
+/**
+ * What the GitOps backend may do on a sandbox cluster: read everything Flux, patch Flux
+ * objects (reconcile, suspend), manage Secrets and Receivers, call the service proxy.
+ * Issue-level least privilege is tightened in `deploy/` later; this is the demo's grant.
+ */
+const BACKSTAGE_RULES: PolicyRule[] = [
+  { verbs: ['get', 'list', 'watch'], apiGroups: ['*'], resources: ['*'] },
+  {
+    verbs: ['patch', 'update'],
+    apiGroups: [
+      'source.toolkit.fluxcd.io',
+      'kustomize.toolkit.fluxcd.io',
+      'helm.toolkit.fluxcd.io',
+      'notification.toolkit.fluxcd.io',
+    ],
+    resources: ['*'],
+  },
+  {
+    verbs: ['create', 'patch', 'update', 'delete'],
+    apiGroups: ['', 'notification.toolkit.fluxcd.io'],
+    resources: ['secrets', 'receivers'],
+  },
+  { verbs: ['get', 'create'], apiGroups: [''], resources: ['services/proxy'] },
+];
+
+export interface SandboxClusterOptions {
+  name: string;
+  dataDir: string;
+  /** Port of the Kubernetes API on 127.0.0.1; 0 picks a free one. */
+  apiPort?: number;
+  /** Port of the direct webhook-receiver URL; 0 picks a free one. */
+  receiverPort?: number;
+  /** Served source.toolkit versions: Flux 2.8+ serves only v1. Default both. */
+  sourceVersions?: Array<'v1' | 'v1beta2'>;
+  /** Minimum duration of every Flux reconciliation. */
+  reconcileDelayMs?: number;
+  /** Serve the Kubernetes API over HTTPS with a throwaway cluster CA (needs `openssl`). */
+  tls?: boolean;
+}
+
+export interface SandboxCluster {
+  name: string;
+  api: KubeApiServer;
+  /** With TLS: the cluster CA, base64 PEM as in a kubeconfig's `certificate-authority-data`. */
+  caData?: string;
+  flux: FluxControllers;
+  notification: NotificationController;
+  receiver: ReceiverServer;
+  /** Bearer tokens: `admin` is cluster-admin, `backstage` what the GitOps backend gets. */
+  tokens: { admin: string; backstage: string };
+  stop(): Promise<void>;
+}
+
+/** One simulated cluster: its API server, Flux controllers and webhook receiver. */
+export async function startSandboxCluster(
+  options: SandboxClusterOptions,
+): Promise<SandboxCluster> {
+  const tokens = {
+    admin: randomToken('k8s-admin'),
+    backstage: randomToken('k8s-backstage'),
+  };
+  const api = await startKubeApiServer({
+    clusterName: options.name,
+    port: options.apiPort ?? 0,
+    tls: options.tls ?? false,
+    resourceTypes: {
+      sourceVersions: options.sourceVersions ?? ['v1', 'v1beta2'],
+    },
+    tokens: {
+      [tokens.admin]: {
+        user: 'system:admin',
+        groups: ['system:masters'],
+        rules: CLUSTER_ADMIN_RULES,
+      },
+      [tokens.backstage]: {
+        user: 'system:serviceaccount:backstage:gitops',
+        rules: BACKSTAGE_RULES,
+      },
+    },
+  });
+  const { store } = api;
+  store.create({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: FLUX_NAMESPACE },
+  });
+  store.create({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'webhook-receiver', namespace: FLUX_NAMESPACE },
+    spec: {
+      type: 'ClusterIP',
+      selector: { app: 'notification-controller' },
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 9292 }],
+    },
+  });
+
+  const dataDir = join(options.dataDir, options.name);
+  await mkdir(dataDir, { recursive: true });
+  const flux = await startFluxControllers({
+    store,
+    dataDir,
+    reconcileDelayMs: options.reconcileDelayMs,
+  });
+  const notification = startNotificationController({ store });
+  api.registerServiceHandler(
+    FLUX_NAMESPACE,
+    'webhook-receiver',
+    notification.handler,
+  );
+  const receiver = await startReceiverServer({
+    store,
+    port: options.receiverPort ?? 0,
+    handler: notification.handler,
+  });
+
+  return {
+    name: options.name,
+    api,
+    caData: api.caData,
+    flux,
+    notification,
+    receiver,
+    tokens,
+    async stop() {
+      await receiver.stop();
+      await notification.stop();
+      await flux.stop();
+      await api.stop();
+    },
+  };
+}

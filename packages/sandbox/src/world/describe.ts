@@ -1,0 +1,91 @@
+import { stringify } from 'yaml';
+import { FLUX_NAMESPACE } from './cluster';
+import { SandboxWorld } from './world';
+
+/** Everything a test or a person needs to reach the running world (`.sandbox/world.json`). */
+export function describeWorld(
+  world: SandboxWorld,
+  control: { url: string; token: string },
+) {
+  return {
+    control,
+    gitlab: {
+      url: world.gitlab.url,
+      apiUrl: `${world.gitlab.url}/api/v4`,
+      adminToken: world.demo.tokens.gitlabAdmin,
+      deliveryProject: world.demo.project,
+    },
+    registry: { host: world.registry.host, storefrontUrl: world.demo.ociUrl },
+    clusters: Object.fromEntries(
+      [...world.clusters.values()].map(cluster => [
+        cluster.name,
+        {
+          apiUrl: cluster.api.url,
+          caData: cluster.caData,
+          tokens: cluster.tokens,
+          fluxNamespace: FLUX_NAMESPACE,
+          receiverUrl: cluster.receiver.url,
+          receiverServiceProxyPath: `/api/v1/namespaces/${FLUX_NAMESPACE}/services/http:webhook-receiver:80/proxy`,
+        },
+      ]),
+    ),
+    backstage: { serviceToken: world.backstageServiceToken },
+  };
+}
+
+export type WorldDescription = ReturnType<typeof describeWorld>;
+
+/**
+ * The Backstage configuration that points the app at this world: the Kubernetes plugin's
+ * clusters, the GitLab integration and a static token for scripts. Layered over
+ * app-config.yaml by `scripts/start`.
+ */
+export function backstageConfigFor(world: SandboxWorld): string {
+  const gitlabHost = new URL(world.gitlab.url).host;
+  return stringify({
+    backend: {
+      auth: {
+        externalAccess: [
+          {
+            type: 'static',
+            options: {
+              token: world.backstageServiceToken,
+              subject: 'gitops-demo-cli',
+            },
+          },
+        ],
+      },
+    },
+    // Lets the demo register clusters at runtime (tokens stored encrypted with it).
+    gitops: { encryptionSecret: world.backstageEncryptionSecret },
+    integrations: {
+      gitlab: [
+        {
+          host: gitlabHost,
+          baseUrl: world.gitlab.url,
+          apiBaseUrl: `${world.gitlab.url}/api/v4`,
+          token: world.demo.tokens.gitlabAdmin,
+        },
+      ],
+    },
+    kubernetes: {
+      serviceLocatorMethod: { type: 'multiTenant' },
+      clusterLocatorMethods: [
+        {
+          type: 'config',
+          clusters: [...world.clusters.values()].map(cluster => ({
+            name: cluster.name,
+            url: cluster.api.url,
+            authProvider: 'serviceAccount',
+            serviceAccountToken: cluster.tokens.backstage,
+            // Plain HTTP has nothing to verify; with TLS, trust exactly the cluster's CA.
+            ...(cluster.caData
+              ? { caData: cluster.caData }
+              : { skipTLSVerify: true }),
+            skipMetricsLookup: true,
+          })),
+        },
+      ],
+    },
+  });
+}
