@@ -1,0 +1,166 @@
+import { DeliveryRepositoryKind } from './repositoryUrl';
+
+/**
+ * The GitOps REST API's shapes, shared by the backend that serves them and the
+ * frontend that reads them.
+ */
+
+/** How `flux` decides an object is settled (kstatus). */
+export type KStatus = 'Current' | 'InProgress' | 'Failed' | 'Terminating';
+
+/** A Kubernetes Event about a Flux object. */
+export interface FluxEventItem {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  lastSeen?: string;
+}
+
+/** One Flux object as the entity's status shows it. */
+export interface FluxStatusItem {
+  kind: FluxKind;
+  name: string;
+  namespace: string;
+  kstatus: KStatus;
+  /** The `Ready` condition; `Unknown` when the object has none yet. */
+  ready: {
+    status: 'True' | 'False' | 'Unknown';
+    reason?: string;
+    message?: string;
+  };
+  suspended: boolean;
+  interval?: string;
+  lastHandledReconcileAt?: string;
+  /** A source's `status.artifact.revision`, e.g. `main@sha1:<sha>`. */
+  artifactRevision?: string;
+  lastAppliedRevision?: string;
+  lastAttemptedRevision?: string;
+  /** The Git revision behind an OCI artifact. */
+  originRevision?: string;
+  /** Inventory ids, `<ns>_<name>_<group>_<kind>`. */
+  inventory?: string[];
+  dependsOn?: Array<{ name: string; namespace: string }>;
+  /** The latest events, newest first. */
+  events: FluxEventItem[];
+  /** Commits on the followed branch the source's artifact is behind (Git sources on a known host). */
+  commitsBehind?: number;
+}
+
+/** A source and the Kustomizations and HelmReleases that apply its artifact. */
+export interface FluxChain {
+  source: FluxStatusItem;
+  consumers: FluxStatusItem[];
+}
+
+export interface ClusterStatus {
+  name: string;
+  /** The data comes from a cache that may be out of date (cluster unreachable, watch down). */
+  stale: boolean;
+  staleSince?: string;
+  /** Why the cluster's data is stale. */
+  error?: string;
+  chains: FluxChain[];
+  /** Objects labelled with the entity's `backstage.io/kubernetes-id` that belong to no chain. */
+  kubernetesIdObjects: FluxStatusItem[];
+}
+
+export interface HeadCommit {
+  sha: string;
+  title: string;
+  createdAt: string;
+  webUrl: string;
+}
+
+export interface RepositoryStatus {
+  url: string;
+  kind: DeliveryRepositoryKind;
+  branch?: string;
+  headCommit?: HeadCommit;
+  /** Why the Git host could not be read; the rest of the status is still served. */
+  error?: string;
+}
+
+/** `GET /entities/:kind/:namespace/:name/status`. */
+export interface EntityStatus {
+  entityRef: string;
+  clusters: ClusterStatus[];
+  repositories: RepositoryStatus[];
+}
+
+/** The Flux kinds the actions work on. */
+export type FluxKind =
+  | 'GitRepository'
+  | 'OCIRepository'
+  | 'Bucket'
+  | 'HelmRepository'
+  | 'HelmChart'
+  | 'Kustomization'
+  | 'HelmRelease'
+  | 'Receiver';
+
+/** One Flux object on one cluster. */
+export interface FluxObjectRef {
+  kind: FluxKind;
+  namespace: string;
+  name: string;
+}
+
+/** One thing that happened while an action ran, as the UI shows it. */
+export interface OperationStep {
+  type: 'requested' | 'fetched' | 'applied' | 'ready' | 'failed' | 'suspended';
+  /** ISO timestamp. */
+  at: string;
+  object: FluxObjectRef;
+  /** `fetched`: the source's artifact revision; `applied`: the last applied revision. */
+  revision?: string;
+  message?: string;
+  /** `requested`: the annotation value written. */
+  requestedAt?: string;
+  /** `requested`: `lastHandledReconcileAt` before the request, to wait for it to move after a restart. */
+  previousHandledAt?: string;
+}
+
+export type OperationAction = 'reconcile' | 'suspend' | 'resume';
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+
+/** What asking for an action needs; the rest is the store's and the runner's. */
+export interface OperationInput {
+  entityRef: string;
+  cluster: string;
+  target: FluxObjectRef;
+  action: OperationAction;
+  withSource: boolean;
+  /** The user entity ref of who asked. */
+  requestedBy: string;
+}
+
+/** A Flux action and its progress. */
+export interface Operation extends OperationInput {
+  id: string;
+  status: OperationStatus;
+  steps: OperationStep[];
+  error?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** From the request to the outcome. */
+  durationMs?: number;
+}
+
+/** One action taken on a Flux object, as the audit trail keeps it. */
+export interface AuditRecord {
+  id: string;
+  /** The user entity ref of who asked. */
+  actor: string;
+  entityRef: string;
+  cluster: string;
+  target: FluxObjectRef;
+  action: OperationAction;
+  outcome: 'succeeded' | 'failed';
+  message?: string;
+  operationId?: string;
+  /** When the action was asked for (ISO). */
+  at: string;
+  durationMs: number;
+}
