@@ -1,0 +1,58 @@
+import { HumanDuration } from '@backstage/types';
+
+export interface Config {
+  /** Configuration of the GitOps backend plugin. */
+  gitops?: {
+    /**
+     * Per-cluster GitOps settings. The clusters themselves come from the Kubernetes
+     * plugin's `kubernetes.clusterLocatorMethods` (types `config` and `catalog`, auth
+     * provider `serviceAccount`) or are registered through the API; an entry here adds
+     * settings to the cluster of the same name.
+     */
+    clusters?: Array<{
+      /** The cluster's name, as in `kubernetes.clusterLocatorMethods` or the catalog. */
+      name: string;
+      /**
+       * Namespace Flux runs in.
+       * @default flux-system
+       */
+      fluxNamespace?: string;
+      /**
+       * Base URL of Flux's webhook receiver: an http(s) URL, or a service-proxy path
+       * `/api/v1/namespaces/{namespace}/services/{service}/proxy` reached through the API
+       * server with the cluster's credentials (then it must be listed in
+       * `trustedServiceProxyPaths`, or the backend refuses to start).
+       * @default http://webhook-receiver.<fluxNamespace>.svc.cluster.local
+       */
+      receiverUrl?: string;
+      /**
+       * Service-proxy paths an administrator trusts as receiver URLs.
+       * @default []
+       */
+      trustedServiceProxyPaths?: string[];
+      /**
+       * The service-account token for a cluster whose locator carries none, e.g. a
+       * catalog cluster (the catalog never holds tokens).
+       * @visibility secret
+       */
+      serviceAccountToken?: string;
+    }>;
+    /**
+     * Key material (at least 32 characters, e.g. `openssl rand -base64 32`) for encrypting
+     * the tokens of clusters registered through the API (AES-256-GCM). Without it,
+     * runtime registration is refused with 503. Changing it makes stored tokens unreadable.
+     * @visibility secret
+     */
+    encryptionSecret?: string;
+    /** Delivery repositories kept in step with the catalog's annotations. */
+    deliveryRepositories?: {
+      /**
+       * How often the catalog's `gitops.backstage.io/*` annotations are synced into the
+       * registry: a duration (`30s`, `5m`, ISO 8601 `PT5M`, or an object such as
+       * `{ minutes: 5 }`) or a cron expression (`0 * * * *`).
+       * @default { minutes: 1 }
+       */
+      syncFrequency?: string | HumanDuration;
+    };
+  };
+}

@@ -1,0 +1,168 @@
+import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
+import type { Request } from 'express';
+import { AuditStore } from '../database/AuditStore';
+import {
+  Operation,
+  OperationInput,
+  OperationStore,
+} from '../database/OperationStore';
+import { FluxActions, OperationStep } from './FluxActions';
+import { describeRef } from './fluxKinds';
+
+/**
+ * Runs Flux actions as persisted operations: `start` answers at once with the stored
+ * operation (for a 202) and runs it in the background, recording every step; at startup
+ * `resumeUnfinished` finishes what a previous process left running.
+ */
+export class OperationRunner {
+  private readonly running = new Map<string, Promise<Operation>>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly options: {
+      operations: OperationStore;
+      audit: AuditStore;
+      /** The actions for a cluster by name; throws `NotFoundError` for an unknown one. */
+      actionsFor: (cluster: string) => Promise<FluxActions>;
+      logger: LoggerService;
+      /** Backstage's auditor (`coreServices.auditor`), told about every action too. */
+      auditor?: AuditorService;
+      /** Bound on each action. Default 5 minutes. */
+      timeoutMs?: number;
+    },
+  ) {}
+
+  /** Stores the operation as `pending` and runs it in the background. */
+  async start(
+    input: OperationInput,
+    context: { request?: Request } = {},
+  ): Promise<Operation> {
+    const operation = await this.options.operations.create(input);
+    this.launch(operation, context.request);
+    return operation;
+  }
+
+  /**
+   * Re-attaches to the operations a previous process left `pending` or `running`:
+   * those whose patch was made keep waiting for its outcome, the others start over.
+   */
+  async resumeUnfinished(): Promise<void> {
+    for (const operation of await this.options.operations.listUnfinished()) {
+      if (!this.running.has(operation.id)) {
+        this.options.logger.info(
+          `Resuming GitOps operation ${operation.id} (${
+            operation.action
+          } ${describeRef(operation.target)} on ${operation.cluster})`,
+        );
+        this.launch(operation);
+      }
+    }
+  }
+
+  /** The finished operation, once its background run is over (for tests and shutdown). */
+  async settled(id: string): Promise<Operation | undefined> {
+    return (await this.running.get(id)) ?? this.options.operations.get(id);
+  }
+
+  /**
+   * Stops waiting on cluster objects without finishing the operations: they stay
+   * `running` for the next start to re-attach to.
+   */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.running.values());
+  }
+
+  private launch(operation: Operation, request?: Request) {
+    const run = this.run(operation, request).finally(() =>
+      this.running.delete(operation.id),
+    );
+    this.running.set(operation.id, run);
+  }
+
+  private async run(
+    operation: Operation,
+    request?: Request,
+  ): Promise<Operation> {
+    const { operations, audit, auditor, logger } = this.options;
+    const auditEvent = await auditor?.createEvent({
+      eventId: 'flux-action',
+      severityLevel: 'medium',
+      request,
+      meta: {
+        operationId: operation.id,
+        action: operation.action,
+        entityRef: operation.entityRef,
+        cluster: operation.cluster,
+        object: describeRef(operation.target),
+        requestedBy: operation.requestedBy,
+      },
+    });
+    let error: Error | undefined;
+    try {
+      await operations.markRunning(operation.id);
+      await this.perform(operation);
+    } catch (caught) {
+      error = caught as Error;
+    }
+    if (this.abort.signal.aborted) {
+      // Shutting down: left running on purpose, to be re-attached.
+      return operation;
+    }
+    const finished = await operations.finish(operation.id, {
+      status: error ? 'failed' : 'succeeded',
+      error: error?.message,
+    });
+    await audit.record({
+      actor: finished.requestedBy,
+      entityRef: finished.entityRef,
+      cluster: finished.cluster,
+      target: finished.target,
+      action: finished.action,
+      outcome: finished.status === 'succeeded' ? 'succeeded' : 'failed',
+      message: error?.message,
+      operationId: finished.id,
+      at: finished.createdAt,
+      durationMs: finished.durationMs ?? 0,
+    });
+    if (error) {
+      logger.info(
+        `GitOps ${finished.action} of ${describeRef(finished.target)} on ${
+          finished.cluster
+        } failed: ${error.message}`,
+      );
+      await auditEvent?.fail({ error });
+    } else {
+      await auditEvent?.success();
+    }
+    return finished;
+  }
+
+  private async perform(operation: Operation): Promise<void> {
+    const actions = await this.options.actionsFor(operation.cluster);
+    const options = {
+      timeoutMs: this.options.timeoutMs,
+      signal: this.abort.signal,
+      // Steps recorded by an interrupted run: what was already requested is not redone.
+      resumeFrom: operation.steps,
+      onStep: (step: OperationStep) =>
+        this.options.operations.appendStep(operation.id, step),
+    };
+    switch (operation.action) {
+      case 'reconcile':
+        await actions.reconcile(operation.target, {
+          ...options,
+          withSource: operation.withSource,
+        });
+        return;
+      case 'suspend':
+        await actions.suspend(operation.target, options);
+        return;
+      case 'resume':
+        await actions.resume(operation.target, options);
+        return;
+      default:
+        throw new Error(`Unknown action ${operation.action satisfies never}`);
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { startKubeApiServer } from '@backstage-gitops/sandbox';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { Knex } from 'knex';
+import { DefaultClusterRegistry } from './ClusterRegistry';
+import { kubeConfigFor } from './kubeConfig';
+import { GitOpsCluster } from './types';
+
+jest.setTimeout(60_000);
+
+const databases = TestDatabases.create({ ids: ['POSTGRES_15', 'SQLITE_3'] });
+const SECRET = 'an-encryption-secret-of-32-chars!';
+const migrationsDir = resolvePackagePath(
+  '@backstage-gitops/plugin-gitops-backend',
+  'migrations',
+);
+
+const kubernetesConfig = {
+  clusterLocatorMethods: [
+    {
+      type: 'config',
+      clusters: [
+        {
+          name: 'dev',
+          url: 'https://dev.example.com',
+          authProvider: 'serviceAccount',
+          serviceAccountToken: 'dev-config-token',
+        },
+      ],
+    },
+    { type: 'catalog' },
+  ],
+};
+
+const catalogCluster = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Resource',
+  metadata: {
+    name: 'edge',
+    namespace: 'default',
+    annotations: {
+      'kubernetes.io/api-server': 'https://203.0.113.20',
+      'kubernetes.io/api-server-certificate-authority': 'Q0E=',
+      'kubernetes.io/auth-provider': 'serviceAccount',
+    },
+  },
+  spec: { type: 'kubernetes-cluster', owner: 'platform' },
+};
+
+async function createRegistry(
+  knex: Knex,
+  gitops: Record<string, unknown> = { encryptionSecret: SECRET },
+) {
+  return DefaultClusterRegistry.create({
+    config: new ConfigReader({
+      kubernetes: kubernetesConfig,
+      gitops: {
+        clusters: [{ name: 'edge', serviceAccountToken: 'edge-token' }],
+        ...gitops,
+      },
+    }),
+    logger: mockServices.logger.mock(),
+    database: mockServices.database.mock({ getClient: async () => knex }),
+    catalog: catalogServiceMock({ entities: [catalogCluster] }),
+    auth: mockServices.auth(),
+  });
+}
+
+describe.each(databases.eachSupportedId())(
+  'ClusterRegistry on %p',
+  databaseId => {
+    it('merges config, catalog and API clusters and stores the token only encrypted', async () => {
+      const knex = await databases.init(databaseId);
+      const registry = await createRegistry(knex);
+      const changes: string[][] = [];
+      registry.onChange(clusters => changes.push(clusters.map(c => c.name)));
+
+      expect(
+        registry.list().map(c => [c.name, c.source, c.auth.token]),
+      ).toEqual([
+        ['dev', 'config', 'dev-config-token'],
+        ['edge', 'catalog', 'edge-token'],
+      ]);
+
+      const registered = await registry.register(
+        {
+          name: 'lab',
+          url: 'https://lab.example.com',
+          token: 'lab-secret-token',
+          fluxNamespace: 'flux',
+        },
+        { createdBy: 'user:default/admin' },
+      );
+      expect(registered).toMatchObject({
+        name: 'lab',
+        source: 'api',
+        auth: { type: 'serviceAccount', token: 'lab-secret-token' },
+        settings: { fluxNamespace: 'flux', trustedServiceProxyPaths: [] },
+      });
+      expect(changes).toEqual([['dev', 'lab', 'edge']]);
+
+      const rows = await knex('gitops_clusters').select();
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows)).not.toContain('lab-secret-token');
+      expect(rows[0].created_by).toBe('user:default/admin');
+
+      // A second instance with the same key reads it back.
+      const other = await createRegistry(knex);
+      expect(other.get('lab')?.auth.token).toBe('lab-secret-token');
+      // With another key, the cluster is skipped rather than served with garbage.
+      const wrongKey = await createRegistry(knex, {
+        encryptionSecret: 'a-different-secret-of-32-chars!!',
+      });
+      expect(wrongKey.get('lab')).toBeUndefined();
+
+      await expect(
+        registry.register({
+          name: 'dev',
+          url: 'https://x.example.com',
+          token: 't',
+        }),
+      ).rejects.toMatchObject({
+        name: 'ConflictError',
+        message: expect.stringContaining('config'),
+      });
+      await expect(
+        registry.register({
+          name: 'lab',
+          url: 'https://x.example.com',
+          token: 't',
+        }),
+      ).rejects.toMatchObject({ name: 'ConflictError' });
+      await expect(
+        registry.register({
+          name: 'lab2',
+          url: 'https://x.example.com',
+          token: 't',
+          receiverUrl:
+            '/api/v1/namespaces/flux-system/services/webhook-receiver/proxy',
+        }),
+      ).rejects.toMatchObject({ name: 'InputError' });
+
+      await expect(registry.remove('dev')).rejects.toMatchObject({
+        name: 'ConflictError',
+      });
+      await expect(registry.remove('nope')).rejects.toMatchObject({
+        name: 'NotFoundError',
+      });
+      await registry.remove('lab');
+      expect(registry.get('lab')).toBeUndefined();
+      expect(await knex('gitops_clusters').select()).toEqual([]);
+      expect(changes).toHaveLength(2);
+    });
+
+    it('refuses runtime registration without gitops.encryptionSecret', async () => {
+      const knex = await databases.init(databaseId);
+      const registry = await createRegistry(knex, {});
+      await expect(
+        registry.register({
+          name: 'lab',
+          url: 'https://lab.example.com',
+          token: 't',
+        }),
+      ).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: expect.stringContaining('gitops.encryptionSecret'),
+      });
+    });
+
+    it('migrates up and down', async () => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      expect(await knex.schema.hasTable('gitops_clusters')).toBe(true);
+      await knex.migrate.down({
+        directory: migrationsDir,
+        name: '20261125010000_clusters.js',
+      });
+      expect(await knex.schema.hasTable('gitops_clusters')).toBe(false);
+      expect(await knex.schema.hasTable('gitops_delivery_repositories')).toBe(
+        true,
+      );
+      await knex.migrate.up({ directory: migrationsDir });
+      expect(await knex.schema.hasTable('gitops_clusters')).toBe(true);
+    });
+  },
+);
+
+it('a registered cluster is reachable over TLS through kubeConfigFor', async () => {
+  const server = await startKubeApiServer({
+    tls: true,
+    tokens: {
+      'lab-secret-token': {
+        user: 'backstage',
+        rules: [
+          { verbs: ['list'], apiGroups: [''], resources: ['namespaces'] },
+        ],
+      },
+    },
+  });
+  try {
+    const knex = await databases.init('SQLITE_3');
+    const registry = await createRegistry(knex);
+    await registry.register({
+      name: 'lab',
+      url: server.url,
+      token: 'lab-secret-token',
+      caData: server.caData,
+    });
+    const cluster = (await createRegistry(knex)).get('lab') as GitOpsCluster;
+    const namespaces = await kubeConfigFor(cluster)
+      .makeApiClient(CoreV1Api)
+      .listNamespace();
+    expect(namespaces.items.map(ns => ns.metadata?.name)).toEqual(
+      expect.arrayContaining(['default']),
+    );
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,0 +1,90 @@
+import {
+  HttpAuthService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import { InputError, NotAllowedError } from '@backstage/errors';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { gitopsClusterManagePermission } from '@backstage-gitops/plugin-gitops-common';
+import express, { Request } from 'express';
+import Router from 'express-promise-router';
+import { ClusterRegistry, clusterRegistrationSchema } from './ClusterRegistry';
+import { GitOpsCluster } from './types';
+import type { ClusterHealth } from '../cache/types';
+
+export type { ClusterHealth };
+
+/** Where a cluster's connection health comes from: the Flux watch caches. */
+export interface ClusterHealthSource {
+  health(name: string): ClusterHealth;
+}
+
+/** A cluster as the API shows it: never its token. */
+function toView(cluster: GitOpsCluster, health: ClusterHealthSource) {
+  return {
+    name: cluster.name,
+    url: cluster.url,
+    source: cluster.source,
+    skipTLSVerify: cluster.skipTLSVerify ?? false,
+    settings: cluster.settings,
+    health: health.health(cluster.name),
+  };
+}
+
+/** `GET|POST /clusters`, `DELETE /clusters/:name`. */
+export function createClusterRoutes(options: {
+  registry: ClusterRegistry;
+  health: ClusterHealthSource;
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+}): express.Router {
+  const { registry, health, httpAuth, permissions } = options;
+  const router = Router();
+  router.use(express.json());
+
+  async function authorizeManage(req: Request) {
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
+    const [decision] = await permissions.authorize(
+      [{ permission: gitopsClusterManagePermission }],
+      { credentials },
+    );
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError('Not allowed to manage GitOps clusters');
+    }
+    return credentials;
+  }
+
+  router.get('/clusters', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    res.json({
+      items: registry.list().map(cluster => toView(cluster, health)),
+    });
+  });
+
+  router.post('/clusters', async (req, res) => {
+    const credentials = await authorizeManage(req);
+    const parsed = clusterRegistrationSchema.safeParse(req.body);
+    if (!parsed.success) {
+      throw new InputError(
+        `Invalid cluster: ${parsed.error.issues
+          .map(issue => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+          .join('; ')}`,
+      );
+    }
+    const createdBy =
+      credentials.principal.type === 'user'
+        ? credentials.principal.userEntityRef
+        : credentials.principal.subject;
+    const cluster = await registry.register(parsed.data, { createdBy });
+    res.status(201).json(toView(cluster, health));
+  });
+
+  router.delete('/clusters/:name', async (req, res) => {
+    await authorizeManage(req);
+    await registry.remove(req.params.name);
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,6 @@
+export {
+  DeliveryRepositoryCatalogSync,
+  deliveryRepositoriesFromAnnotations,
+  readSyncFrequency,
+} from './DeliveryRepositoryCatalogSync';
+export { createDeliveryRepositoryRoutes } from './router';

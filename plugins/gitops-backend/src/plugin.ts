@@ -1,0 +1,144 @@
+import {
+  coreServices,
+  createBackendPlugin,
+} from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { gitopsPermissions } from '@backstage-gitops/plugin-gitops-common';
+import { FluxActions } from './actions/FluxActions';
+import { OperationRunner } from './actions/OperationRunner';
+import { entityObjectsFromStatus } from './actions/entityObjects';
+import { createEntityActionRoutes } from './actions/router';
+import { FluxCache } from './cache';
+import {
+  createClusterRoutes,
+  DefaultClusterRegistry,
+  kubeConfigFor,
+} from './clusters';
+import { DatabaseAuditStore } from './database/DatabaseAuditStore';
+import { DatabaseDeliveryRepositoryStore } from './database/DatabaseDeliveryRepositoryStore';
+import { DatabaseOperationStore } from './database/DatabaseOperationStore';
+import {
+  createDeliveryRepositoryRoutes,
+  DeliveryRepositoryCatalogSync,
+} from './deliveryRepositories';
+import { createRouter } from './service/router';
+import { createStatusRoutes, EntityStatusService } from './status';
+
+/**
+ * The GitOps backend plugin: Flux status, sync and receivers for catalog entities.
+ *
+ * @public
+ */
+export const gitopsPlugin = createBackendPlugin({
+  pluginId: 'gitops',
+  register(env) {
+    env.registerInit({
+      deps: {
+        auditor: coreServices.auditor,
+        auth: coreServices.auth,
+        catalog: catalogServiceRef,
+        config: coreServices.rootConfig,
+        database: coreServices.database,
+        httpAuth: coreServices.httpAuth,
+        httpRouter: coreServices.httpRouter,
+        lifecycle: coreServices.lifecycle,
+        logger: coreServices.logger,
+        permissions: coreServices.permissions,
+        permissionsRegistry: coreServices.permissionsRegistry,
+        scheduler: coreServices.scheduler,
+      },
+      async init(deps) {
+        const { catalog, httpAuth, lifecycle, logger, permissions } = deps;
+        deps.permissionsRegistry.addPermissions(gitopsPermissions);
+
+        const deliveryRepositories =
+          await DatabaseDeliveryRepositoryStore.create(deps);
+        const catalogSync = await DeliveryRepositoryCatalogSync.create({
+          ...deps,
+          store: deliveryRepositories,
+        });
+
+        const registry = await DefaultClusterRegistry.create(deps);
+        const cache = FluxCache.create({ logger, clusters: registry.list() });
+        registry.onChange(clusters => {
+          const current = new Set(cache.clusterNames());
+          const wanted = new Map(
+            clusters.map(cluster => [cluster.name, cluster]),
+          );
+          for (const name of current) {
+            if (!wanted.has(name)) void cache.removeCluster(name);
+          }
+          for (const cluster of wanted.values()) {
+            if (!current.has(cluster.name)) void cache.addCluster(cluster);
+          }
+        });
+        cache.start();
+        lifecycle.addShutdownHook(() => cache.stop());
+
+        const statusService = EntityStatusService.create({
+          config: deps.config,
+          cache,
+          deliveries: catalogSync,
+          logger,
+        });
+
+        const operations = await DatabaseOperationStore.create(deps);
+        const audit = await DatabaseAuditStore.create(deps);
+        const runner = new OperationRunner({
+          operations,
+          audit,
+          logger,
+          auditor: deps.auditor,
+          actionsFor: async name => {
+            const cluster = registry.get(name);
+            if (!cluster) throw new Error(`No cluster ${name}`);
+            return new FluxActions({
+              kubeConfig: kubeConfigFor(cluster),
+              versionOf: group => cache.versionOf(name, group) ?? 'v1',
+            });
+          },
+        });
+        await runner.resumeUnfinished();
+        lifecycle.addShutdownHook(() => runner.stop());
+
+        deps.httpRouter.use(
+          await createRouter({
+            routes: [
+              createClusterRoutes({
+                registry,
+                health: cache,
+                httpAuth,
+                permissions,
+              }),
+              createDeliveryRepositoryRoutes({
+                store: deliveryRepositories,
+                httpAuth,
+                permissions,
+                catalog,
+              }),
+              createStatusRoutes({
+                statusService,
+                catalog,
+                httpAuth,
+                permissions,
+              }),
+              createEntityActionRoutes({
+                runner,
+                operations,
+                audit,
+                objects: entityObjectsFromStatus(statusService),
+                catalog,
+                httpAuth,
+                permissions,
+              }),
+            ],
+          }),
+        );
+        deps.httpRouter.addAuthPolicy({
+          path: '/health',
+          allow: 'unauthenticated',
+        });
+      },
+    });
+  },
+});

@@ -1,0 +1,133 @@
+import {
+  BackstageCredentials,
+  HttpAuthService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import {
+  Entity,
+  parseEntityRef,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
+import {
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  stringifyError,
+} from '@backstage/errors';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import { Request } from 'express';
+import {
+  AuthorizeResult,
+  ResourcePermission,
+} from '@backstage/plugin-permission-common';
+import { z } from 'zod';
+
+/** Validates input with zod; a failure is a 400 naming every problem. */
+export function parseInput<T>(
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  value: unknown,
+  what: string,
+): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map(issue => `${issue.path.join('.') || what}: ${issue.message}`)
+      .join('; ');
+    throw new InputError(`Invalid ${what}: ${problems}`);
+  }
+  return result.data;
+}
+
+/** Canonical `kind:namespace/name`; the kind is required so a ref is never ambiguous. */
+export function canonicalEntityRef(ref: string): string {
+  try {
+    return stringifyEntityRef(parseEntityRef(ref));
+  } catch (error) {
+    throw new InputError(
+      `Invalid entityRef "${ref}": ${stringifyError(error)}`,
+    );
+  }
+}
+
+/** The subset of `entityRefs` on which `permission` is allowed, in one batched call. */
+export async function allowedEntityRefs(
+  permissions: PermissionsService,
+  permission: ResourcePermission,
+  entityRefs: string[],
+  credentials: BackstageCredentials,
+): Promise<Set<string>> {
+  if (entityRefs.length === 0) {
+    return new Set();
+  }
+  const decisions = await permissions.authorize(
+    entityRefs.map(resourceRef => ({ permission, resourceRef })),
+    { credentials },
+  );
+  return new Set(
+    entityRefs.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+  );
+}
+
+/** Throws NotAllowedError (403) unless `permission` is allowed on the entity. */
+export async function requireEntityPermission(
+  permissions: PermissionsService,
+  permission: ResourcePermission,
+  entityRef: string,
+  credentials: BackstageCredentials,
+): Promise<void> {
+  const allowed = await allowedEntityRefs(
+    permissions,
+    permission,
+    [entityRef],
+    credentials,
+  );
+  if (!allowed.has(entityRef)) {
+    throw new NotAllowedError(
+      `Not allowed to ${permission.name} on ${entityRef}`,
+    );
+  }
+}
+
+/**
+ * The entity of a `/entities/:kind/:namespace/:name/...` request as the caller sees it
+ * (one they may not see is not found), after checking `permission` on it.
+ */
+export async function entityForRequest(
+  req: Request,
+  services: {
+    catalog: CatalogService;
+    httpAuth: HttpAuthService;
+    permissions: PermissionsService;
+  },
+  permission: ResourcePermission,
+): Promise<{
+  entity: Entity;
+  entityRef: string;
+  credentials: BackstageCredentials;
+  /** The user entity ref, or the service's subject, for audit trails. */
+  actor: string;
+}> {
+  const { kind, namespace, name } = req.params;
+  const requestedRef = canonicalEntityRef(`${kind}:${namespace}/${name}`);
+  const credentials = await services.httpAuth.credentials(req, {
+    allow: ['user', 'service'],
+  });
+  const entity = await services.catalog.getEntityByRef(requestedRef, {
+    credentials,
+  });
+  if (!entity) {
+    throw new NotFoundError(`No entity ${requestedRef} in the catalog`);
+  }
+  const entityRef = stringifyEntityRef(entity);
+  await requireEntityPermission(
+    services.permissions,
+    permission,
+    entityRef,
+    credentials,
+  );
+  const actor =
+    credentials.principal.type === 'user'
+      ? credentials.principal.userEntityRef
+      : credentials.principal.subject;
+  return { entity, entityRef, credentials, actor };
+}
