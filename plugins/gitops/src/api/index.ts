@@ -1,0 +1,2 @@
+export * from './GitOpsApi';
+export * from './GitOpsClient';

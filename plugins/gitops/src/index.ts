@@ -1,0 +1,8 @@
+/**
+ * The GitOps frontend plugin: Flux status and Sync now on entity pages.
+ *
+ * @packageDocumentation
+ */
+export { gitopsPlugin, EntityGitOpsContent, EntityGitOpsCard } from './plugin';
+export { isGitOpsAvailable } from '@backstage-gitops/plugin-gitops-common';
+export * from './api';

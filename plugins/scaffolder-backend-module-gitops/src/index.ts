@@ -1,0 +1,6 @@
+/**
+ * Scaffolder actions for GitOps delivery repositories.
+ *
+ * @packageDocumentation
+ */
+export { scaffolderModuleGitOps as default } from './module';
