@@ -1,0 +1,59 @@
+import { expect, Page, test } from '@playwright/test';
+import fs from 'fs';
+import path from 'path';
+
+const screenshots = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  '.sandbox',
+  'test-results',
+  'screenshots',
+);
+
+async function signInAsGuest(page: Page) {
+  await page.goto('/');
+  const enter = page.getByRole('button', { name: 'Enter' });
+  if (await enter.isVisible({ timeout: 15_000 }).catch(() => false)) {
+    await enter.click();
+  }
+}
+
+test.beforeAll(() => fs.mkdirSync(screenshots, { recursive: true }));
+
+test('the catalog lists the example entities', async ({ page }) => {
+  await signInAsGuest(page);
+  // "All" rather than the default "Owned": payments belongs to another team.
+  await page.getByTestId('user-picker-all').click();
+  await expect(
+    page.getByRole('link', { name: 'podinfo', exact: true }),
+  ).toBeVisible();
+  await expect(
+    page.getByRole('link', { name: 'payments', exact: true }),
+  ).toBeVisible();
+  await expect(
+    page.getByRole('link', { name: 'storefront', exact: true }),
+  ).toBeVisible();
+});
+
+test('an example entity has a GitOps tab showing its delivery repository', async ({
+  page,
+}) => {
+  await signInAsGuest(page);
+  await page.getByRole('link', { name: 'podinfo', exact: true }).click();
+  await page.getByText('GitOps', { exact: true }).click();
+  await expect(
+    page.getByText('http://127.0.0.1:7101/team/delivery.git'),
+  ).toBeVisible();
+  await expect(page.getByText('apps/podinfo')).toBeVisible();
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-tab.png'),
+    fullPage: true,
+  });
+});
+
+test('the backend answers health without a token', async ({ request }) => {
+  const response = await request.get('http://localhost:7007/api/gitops/health');
+  expect(response.status()).toBe(200);
+  expect(await response.json()).toEqual({ status: 'ok' });
+});

@@ -1,0 +1,109 @@
+import { expect, Page, test } from '@playwright/test';
+import fs from 'fs';
+import path from 'path';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const screenshots = path.join(
+  repoRoot,
+  '.sandbox',
+  'test-results',
+  'screenshots',
+);
+
+interface World {
+  control: { url: string; token: string };
+  gitlab: { apiUrl: string; adminToken: string };
+}
+
+function world(): World {
+  return JSON.parse(
+    fs.readFileSync(path.join(repoRoot, '.sandbox', 'world.json'), 'utf8'),
+  );
+}
+
+async function headOfMain(): Promise<string> {
+  const { gitlab } = world();
+  const response = await fetch(
+    `${gitlab.apiUrl}/projects/team%2Fdelivery/repository/branches/main`,
+    { headers: { 'PRIVATE-TOKEN': gitlab.adminToken } },
+  );
+  const branch = (await response.json()) as { commit: { id: string } };
+  return branch.commit.id;
+}
+
+async function pushToDelivery(file: string, content: string): Promise<string> {
+  const { control } = world();
+  const response = await fetch(`${control.url}/demo/commits`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${control.token}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({
+      files: { [file]: content },
+      message: `e2e: ${file}`,
+    }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { sha: string }).sha;
+}
+
+async function openGitOpsTab(page: Page, name: string) {
+  await page.goto('/');
+  const enter = page.getByRole('button', { name: 'Enter' });
+  if (await enter.isVisible({ timeout: 15_000 }).catch(() => false)) {
+    await enter.click();
+  }
+  await page.goto(`/catalog/default/component/${name}/gitops`);
+}
+
+test.beforeAll(() => fs.mkdirSync(screenshots, { recursive: true }));
+
+test('the guest syncs podinfo after a push and sees the new revision Ready', async ({
+  page,
+}) => {
+  const head = await headOfMain();
+  await openGitOpsTab(page, 'podinfo');
+  for (const cluster of ['dev', 'prod']) {
+    await expect(
+      page.getByTestId(`gitops-revision-${cluster}-podinfo`),
+    ).toContainText(head.slice(0, 7));
+  }
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-tab.png'),
+    fullPage: true,
+  });
+
+  const pushed = await pushToDelivery(
+    'apps/podinfo/dev/e2e-note.yaml',
+    `# pushed by the browser test at ${new Date().toISOString()}\n`,
+  );
+  const sync = page.getByTestId('gitops-sync-dev-podinfo');
+  await expect(sync).toBeEnabled();
+  await sync.click();
+  await expect(page.getByText(/requested/i).first()).toBeVisible();
+  await expect(page.getByTestId('gitops-revision-dev-podinfo')).toContainText(
+    pushed.slice(0, 7),
+    { timeout: 60_000 },
+  );
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-synced.png'),
+    fullPage: true,
+  });
+});
+
+test('on the other team\u2019s entity the actions are disabled with the reason', async ({
+  page,
+}) => {
+  await openGitOpsTab(page, 'payments');
+  const sync = page.getByTestId('gitops-sync-dev-payments');
+  await expect(sync).toBeVisible();
+  await expect(sync).toBeDisabled();
+  await expect(page.getByTestId('gitops-actions-denied')).toContainText(
+    'You do not own this entity',
+  );
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-not-owner.png'),
+    fullPage: true,
+  });
+});
