@@ -313,6 +313,41 @@ describe('EntityStatusService on the demo world', () => {
     }
   });
 
+  it('reads the head again when a source holds a commit the kept head does not explain', async () => {
+    // Both sources are suspended behind the head (previous test); this service keeps
+    // Git host answers for ten minutes.
+    const keeping = EntityStatusService.create({
+      cache,
+      deliveries,
+      config,
+      logger: mockServices.logger.mock(),
+      gitHostCacheTtlMs: 600_000,
+    });
+    const keptHead = (await keeping.getStatus(PODINFO, component('podinfo')))
+      .repositories[0].headCommit!.sha;
+    const pushed = await world.gitlab.api.commitFiles('team/delivery', {
+      files: { 'docs/status-test-2.md': 'fetched by dev only\n' },
+      message: 'A commit only dev fetches',
+    });
+    world
+      .cluster('dev')
+      .api.store.mergePatch(GIT_REPOSITORY, 'flux-system', 'team-delivery', {
+        spec: { suspend: false },
+      });
+    await eventually('dev fetched the pushed commit', () =>
+      (
+        cache.get('dev', 'GitRepository', 'flux-system', 'team-delivery')
+          ?.status?.artifact as { revision?: string } | undefined
+      )?.revision?.endsWith(pushed),
+    );
+
+    const status = await keeping.getStatus(PODINFO, component('podinfo'));
+    expect(status.repositories[0].headCommit?.sha).toBe(pushed);
+    expect(status.repositories[0].headCommit?.sha).not.toBe(keptHead);
+    expect(cluster(status, 'dev').chains[0].source.commitsBehind).toBe(0);
+    expect(cluster(status, 'prod').chains[0].source.commitsBehind).toBe(2);
+  });
+
   it('reports a Git host failure per repository without failing the status', async () => {
     const broken = EntityStatusService.create({
       cache,

@@ -298,6 +298,8 @@ export class EntityStatusService {
     for (const { parsed, repository } of deliveries) {
       if (parsed) want(parsed, repository.ref);
     }
+    // The commits sources following each branch hold, to spot a head read before a push.
+    const seenShas = new Map<string, Set<string>>();
     for (const chains of drafts.values()) {
       for (const chain of chains.values()) {
         if (
@@ -305,7 +307,15 @@ export class EntityStatusService {
           chain.source.kind === 'GitRepository' &&
           !followsFixedRef(chain.source)
         ) {
-          want(chain.repository, branchOf(chain.source));
+          const branch = branchOf(chain.source);
+          want(chain.repository, branch);
+          const sha = shaOfRevision(
+            toStatusItem(chain.source, []).artifactRevision,
+          );
+          if (sha) {
+            const key = headKey(chain.repository, branch);
+            seenShas.set(key, (seenShas.get(key) ?? new Set()).add(sha));
+          }
         }
       }
     }
@@ -317,7 +327,13 @@ export class EntityStatusService {
             const branch = requested ?? (await this.git.defaultBranch(parsed));
             heads.set(key, {
               branch,
-              commit: await this.git.head(parsed, branch),
+              commit: await this.git.head(
+                parsed,
+                branch,
+                seenShas.get(headKey(parsed, branch)) ??
+                  seenShas.get(key) ??
+                  [],
+              ),
             });
           } catch (error) {
             heads.set(key, { branch: requested, error: stringifyError(error) });

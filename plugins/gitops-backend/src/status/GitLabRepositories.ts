@@ -29,6 +29,15 @@ export class GitHostError extends Error {
 
 type Api = InstanceType<typeof Gitlab>;
 
+interface Answer {
+  value: Promise<unknown>;
+  /** When the request was sent. */
+  askedAt: number;
+  expires: number;
+  /** Commits known to be at or behind this answer (branch heads only). */
+  explained: Set<string>;
+}
+
 /**
  * Reads branch heads and commit distances of delivery repositories hosted on a GitLab
  * configured in `integrations.gitlab`. Answers are kept for a short while so status
@@ -36,10 +45,7 @@ type Api = InstanceType<typeof Gitlab>;
  */
 export class GitLabRepositories {
   private readonly apis = new Map<string, Api | undefined>();
-  private readonly answers = new Map<
-    string,
-    { expires: number; value: Promise<unknown> }
-  >();
+  private readonly answers = new Map<string, Answer>();
 
   static fromConfig(
     config: Config,
@@ -75,18 +81,38 @@ export class GitLabRepositories {
     return branch;
   }
 
-  /** The commit at the tip of `branch`. */
+  /**
+   * The commit at the tip of `branch`. `seenShas` are commits of that branch Flux
+   * sources hold: one the kept answer does not explain (a push since it was read)
+   * makes it ask again at once, rather than report a source "ahead" of the head
+   * until the answer expires. Each such commit causes one new request at most.
+   */
   async head(
     repository: ParsedRepositoryUrl,
     branch: string,
+    seenShas: ReadonlySet<string> | readonly string[] = [],
   ): Promise<HeadCommit> {
-    const commit = commitSchema.parse(
-      await this.cached(
-        `head:${repository.normalized}:${branch}`,
+    const key = `head:${repository.normalized}:${branch}`;
+    const calledAt = Date.now();
+    const seen = [...seenShas];
+    const ask = () =>
+      this.answer(
+        key,
         api => api.Commits.show(repository.path, branch),
         repository,
-      ),
+      );
+    let answer = ask();
+    let commit = commitSchema.parse(await answer.value);
+    const unexplained = seen.some(
+      sha => sha !== commit.id && !answer.explained.has(sha),
     );
+    // An answer asked for after this call began explains whatever the call has seen.
+    if (answer.askedAt < calledAt && unexplained) {
+      if (this.answers.get(key) === answer) this.answers.delete(key);
+      answer = ask();
+      commit = commitSchema.parse(await answer.value);
+    }
+    seen.forEach(sha => answer.explained.add(sha));
     return {
       sha: commit.id,
       title: commit.title,
@@ -134,27 +160,40 @@ export class GitLabRepositories {
     request: (api: Api) => Promise<unknown>,
     repository: ParsedRepositoryUrl,
   ): Promise<unknown> {
+    return this.answer(key, request, repository).value;
+  }
+
+  private answer(
+    key: string,
+    request: (api: Api) => Promise<unknown>,
+    repository: ParsedRepositoryUrl,
+  ): Answer {
     const now = Date.now();
     const hit = this.answers.get(key);
-    if (hit && hit.expires > now) return hit.value;
+    if (hit && hit.expires > now) return hit;
     this.prune(now);
     const api = this.api(repository.host);
-    if (!api) {
-      return Promise.reject(
-        new GitHostError(`No GitLab integration for ${repository.host}`),
-      );
-    }
-    const value = request(api).catch(error => {
-      // A failure is not kept: the next request asks again.
-      this.answers.delete(key);
-      throw new GitHostError(
-        `GitLab ${repository.host} answered for ${repository.path}: ${describe(
-          error,
-        )}`,
-      );
-    });
-    this.answers.set(key, { expires: now + this.ttlMs, value });
-    return value;
+    const value = api
+      ? request(api).catch(error => {
+          // A failure is not kept: the next request asks again.
+          if (this.answers.get(key) === answer) this.answers.delete(key);
+          throw new GitHostError(
+            `GitLab ${repository.host} answered for ${
+              repository.path
+            }: ${describe(error)}`,
+          );
+        })
+      : Promise.reject(
+          new GitHostError(`No GitLab integration for ${repository.host}`),
+        );
+    const answer: Answer = {
+      value,
+      askedAt: now,
+      expires: api ? now + this.ttlMs : now,
+      explained: new Set(),
+    };
+    this.answers.set(key, answer);
+    return answer;
   }
 
   private prune(now: number) {
