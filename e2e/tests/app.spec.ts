@@ -36,18 +36,29 @@ test('the catalog lists the example entities', async ({ page }) => {
   ).toBeVisible();
 });
 
-test('an example entity has a GitOps tab showing its delivery repository', async ({
+test('an example entity shows the GitOps card on its overview and a GitOps tab', async ({
   page,
 }) => {
   await signInAsGuest(page);
   await page.getByRole('link', { name: 'podinfo', exact: true }).click();
+  // The new frontend system places the plugin's entity card on the overview.
+  for (const cluster of ['dev', 'prod']) {
+    await expect(
+      page.getByTestId(`gitops-card-cluster-${cluster}`),
+    ).toBeVisible();
+  }
+  await expect(page.getByTestId('gitops-card-sync')).toBeVisible();
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-overview-card.png'),
+    fullPage: true,
+  });
   await page.getByText('GitOps', { exact: true }).click();
   await expect(
     page.getByText('http://127.0.0.1:7101/team/delivery.git'),
   ).toBeVisible();
   await expect(page.getByText('apps/podinfo')).toBeVisible();
   await page.screenshot({
-    path: path.join(screenshots, 'gitops-tab.png'),
+    path: path.join(screenshots, 'gitops-tab-first-visit.png'),
     fullPage: true,
   });
 });

@@ -48,6 +48,19 @@ async function pushToDelivery(file: string, content: string): Promise<string> {
   return ((await response.json()) as { sha: string }).sha;
 }
 
+async function setClusterFaults(cluster: string, faults: object) {
+  const { control } = world();
+  const response = await fetch(`${control.url}/clusters/${cluster}/faults`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${control.token}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(faults),
+  });
+  expect(response.ok).toBe(true);
+}
+
 async function openGitOpsTab(page: Page, name: string) {
   await page.goto('/');
   const enter = page.getByRole('button', { name: 'Enter' });
@@ -106,4 +119,29 @@ test('on the other team\u2019s entity the actions are disabled with the reason',
     path: path.join(screenshots, 'gitops-not-owner.png'),
     fullPage: true,
   });
+});
+
+test('with one cluster down the tab marks it stale and keeps the other usable', async ({
+  page,
+}) => {
+  await setClusterFaults('prod', { down: true });
+  try {
+    await openGitOpsTab(page, 'podinfo');
+    await expect(page.getByTestId('gitops-stale-prod')).toBeVisible({
+      timeout: 30_000,
+    });
+    // The last known prod data stays on screen; dev is fresh and actionable.
+    await expect(
+      page.getByTestId('gitops-revision-prod-podinfo'),
+    ).toBeVisible();
+    await expect(page.getByTestId('gitops-stale-dev')).toHaveCount(0);
+    await expect(page.getByTestId('gitops-revision-dev-podinfo')).toBeVisible();
+    await expect(page.getByTestId('gitops-sync-dev-podinfo')).toBeEnabled();
+    await page.screenshot({
+      path: path.join(screenshots, 'gitops-cluster-down.png'),
+      fullPage: true,
+    });
+  } finally {
+    await setClusterFaults('prod', { down: false });
+  }
 });

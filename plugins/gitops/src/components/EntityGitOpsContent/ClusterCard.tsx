@@ -45,7 +45,7 @@ export function ClusterCard(props: {
   return (
     <InfoCard title={title}>
       {cluster.stale && (
-        <Box mb={2}>
+        <Box mb={2} data-testid={`gitops-stale-${cluster.name}`}>
           <WarningPanel
             severity="warning"
             title={`Stale: the data of cluster ${

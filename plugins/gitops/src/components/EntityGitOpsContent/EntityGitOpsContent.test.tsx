@@ -191,6 +191,8 @@ describe('EntityGitOpsContent', () => {
       ),
     ).toBeInTheDocument();
     expect(api.getOperation).toHaveBeenCalledWith('op-1');
+    // The operation's end refreshes the status and the history at once.
     await waitFor(() => expect(api.getStatus).toHaveBeenCalledTimes(2));
+    await waitFor(() => expect(api.getAudit).toHaveBeenCalledTimes(2));
   });
 });

@@ -10,6 +10,7 @@ import {
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import { Box, Grid, Link, Typography } from '@material-ui/core';
+import { useCallback, useState } from 'react';
 import {
   ANNOTATION_CLUSTERS,
   ANNOTATION_DELIVERY_PATH,
@@ -65,6 +66,13 @@ function GitOpsStatus() {
   const entityRef = stringifyEntityRef(entity);
   const status = useEntityStatus(entityRef);
   const permissions = useActionPermissions(entityRef);
+  // Bumped when an action ends, so the history shows its outcome at once.
+  const [historyVersion, setHistoryVersion] = useState(0);
+  const { retry } = status;
+  const onChanged = useCallback(() => {
+    retry();
+    setHistoryVersion(version => version + 1);
+  }, [retry]);
 
   const annotations = entity.metadata.annotations ?? {};
   const clusters = splitList(annotations[ANNOTATION_CLUSTERS]);
@@ -102,7 +110,7 @@ function GitOpsStatus() {
           cluster={cluster}
           repositories={repositories}
           permissions={permissions}
-          onChanged={status.retry}
+          onChanged={onChanged}
         />
       </Box>
     ));
@@ -134,10 +142,10 @@ function GitOpsStatus() {
         )}
         {clusterCards}
       </Grid>
-      <Grid item xs={12} md={7}>
-        <HistoryCard entityRef={entityRef} />
+      <Grid item xs={12}>
+        <HistoryCard entityRef={entityRef} version={historyVersion} />
       </Grid>
-      <Grid item xs={12} md={5}>
+      <Grid item xs={12}>
         <InfoCard title="Delivery">
           <StructuredMetadataTable metadata={delivery} />
           {status.value?.repositories.map(repository => (

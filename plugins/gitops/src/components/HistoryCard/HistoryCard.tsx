@@ -29,12 +29,17 @@ function actorName(actor: string): string {
  *
  * @public
  */
-export function HistoryCard(props: { entityRef: string }) {
-  const { entityRef } = props;
+export function HistoryCard(props: {
+  entityRef: string;
+  /** Changing it reads the history again (e.g. when an action ends). */
+  version?: number;
+}) {
+  const { entityRef, version } = props;
   const gitopsApi = useApi(gitopsApiRef);
   const audit = useAsyncRetry(
     () => gitopsApi.getAudit(entityRef),
-    [gitopsApi, entityRef],
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [gitopsApi, entityRef, version],
   );
   useInterval(audit.retry, STATUS_REFRESH_MS);
 
