@@ -54,5 +54,24 @@ export interface Config {
        */
       syncFrequency?: string | HumanDuration;
     };
+    /**
+     * Flux Receivers the backend keeps for every GitRepository and OCIRepository whose
+     * URL is on a host of `integrations.gitlab` / `integrations.github` (host names
+     * compared without port). Opt a source out with the annotation
+     * `gitops.backstage.io/receiver: disabled` on it.
+     */
+    receivers?: {
+      /**
+       * Off removes the Receivers (and their Secrets) the backend created.
+       * @default true
+       */
+      enabled?: boolean;
+      /**
+       * Also list the source's Kustomizations in each Receiver's resources, so a
+       * webhook reconciles them too rather than waiting for the new artifact event.
+       * @default false
+       */
+      includeConsumers?: boolean;
+    };
   };
 }

@@ -162,6 +162,14 @@ describe('the GitOps backend against the sandbox', () => {
     return res.body;
   }
 
+  // What the receiver manager does is proven in receivers/ReceiverManager.test.ts (the
+  // test backend's scheduler runs tasks only at startup, before the caches are in sync).
+  it('lists the managed receivers to cluster managers only', async () => {
+    const denied = await request(server).get('/api/gitops/receivers').set(auth);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.message).toMatch(/gitops\.cluster\.manage/);
+  });
+
   it('returns both clusters\u2019 chains with the real Git revision', async () => {
     const head = await world.gitlab.api
       .repository('team/delivery')

@@ -3,6 +3,7 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { gitopsPermissions } from '@backstage-gitops/plugin-gitops-common';
 import { FluxActions } from './actions/FluxActions';
 import { OperationRunner } from './actions/OperationRunner';
@@ -21,6 +22,13 @@ import {
   createDeliveryRepositoryRoutes,
   DeliveryRepositoryCatalogSync,
 } from './deliveryRepositories';
+import { DatabaseReceiverStore } from './database/DatabaseReceiverStore';
+import {
+  createReceiverRoutes,
+  gitHostNames,
+  readReceiverSettings,
+  ReceiverManager,
+} from './receivers';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 
@@ -99,6 +107,29 @@ export const gitopsPlugin = createBackendPlugin({
           },
         });
         await runner.resumeUnfinished();
+
+        const receivers = await DatabaseReceiverStore.create(deps);
+        const receiverManager = new ReceiverManager({
+          cache,
+          objectApi: name => {
+            const cluster = registry.get(name);
+            return cluster
+              ? KubernetesObjectApi.makeApiClient(kubeConfigFor(cluster))
+              : undefined;
+          },
+          store: receivers,
+          gitHosts: gitHostNames(deps.config),
+          settings: readReceiverSettings(deps.config),
+          logger: logger.child({ task: 'receivers' }),
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'gitops-receivers',
+          scope: 'global',
+          frequency: { seconds: 15 },
+          timeout: { minutes: 2 },
+          initialDelay: { seconds: 5 },
+          fn: () => receiverManager.run(),
+        });
         lifecycle.addShutdownHook(() => runner.stop());
 
         deps.httpRouter.use(
@@ -122,6 +153,7 @@ export const gitopsPlugin = createBackendPlugin({
                 httpAuth,
                 permissions,
               }),
+              createReceiverRoutes({ store: receivers, httpAuth, permissions }),
               createEntityActionRoutes({
                 runner,
                 operations,

@@ -44,3 +44,11 @@ export const ANNOTATION_CLUSTERS = 'gitops.backstage.io/clusters';
  * @public
  */
 export const ANNOTATION_KUBERNETES_ID = 'backstage.io/kubernetes-id';
+
+/**
+ * On a Flux GitRepository or OCIRepository: `disabled` keeps the GitOps backend from
+ * managing a webhook Receiver for it.
+ *
+ * @public
+ */
+export const ANNOTATION_RECEIVER = 'gitops.backstage.io/receiver';

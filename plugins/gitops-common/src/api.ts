@@ -164,3 +164,22 @@ export interface AuditRecord {
   at: string;
   durationMs: number;
 }
+
+/** A Flux Receiver the GitOps backend manages for a source (its token is never kept). */
+export interface ManagedReceiver {
+  cluster: string;
+  namespace: string;
+  /** The Receiver's name. */
+  name: string;
+  source: { kind: 'GitRepository' | 'OCIRepository'; name: string };
+  /** The source's repository, normalized (see `parseRepositoryUrl`). */
+  repository: string;
+  /** `status.webhookPath` once Flux has reported it. */
+  webhookPath?: string;
+  createdAt: string;
+  updatedAt: string;
+  lastTriggeredAt?: string;
+  /** How the last trigger ended: the receiver answered, the fallback annotation was used, or both failed. */
+  lastResult?: 'succeeded' | 'fallback' | 'failed';
+  lastMessage?: string;
+}

@@ -18,6 +18,79 @@ export const spec = {
   ],
   "components": {
     "schemas": {
+      "ManagedReceiver": {
+        "type": "object",
+        "description": "A Flux Receiver the plugin manages for a source. Its token stays in the cluster.",
+        "properties": {
+          "cluster": {
+            "type": "string"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "source": {
+            "type": "object",
+            "properties": {
+              "kind": {
+                "type": "string",
+                "enum": [
+                  "GitRepository",
+                  "OCIRepository"
+                ]
+              },
+              "name": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "kind",
+              "name"
+            ]
+          },
+          "repository": {
+            "type": "string",
+            "description": "Normalized repository URL, e.g. git:gitlab.example.com/team/delivery."
+          },
+          "webhookPath": {
+            "type": "string"
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updatedAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "lastTriggeredAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "lastResult": {
+            "type": "string",
+            "enum": [
+              "succeeded",
+              "fallback",
+              "failed"
+            ]
+          },
+          "lastMessage": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "cluster",
+          "namespace",
+          "name",
+          "source",
+          "repository",
+          "createdAt",
+          "updatedAt"
+        ]
+      },
       "Error": {
         "type": "object",
         "description": "The Backstage error body.",
@@ -411,6 +484,48 @@ export const spec = {
                 }
               }
             }
+          }
+        }
+      }
+    },
+    "/receivers": {
+      "get": {
+        "operationId": "ListReceivers",
+        "summary": "Every managed Flux Receiver with its last trigger (gitops.cluster.manage).",
+        "parameters": [
+          {
+            "name": "cluster",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The receivers.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/ManagedReceiver"
+                      }
+                    }
+                  },
+                  "required": [
+                    "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
           }
         }
       }

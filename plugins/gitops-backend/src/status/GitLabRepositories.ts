@@ -173,7 +173,12 @@ export class GitLabRepositories {
     if (hit && hit.expires > now) return hit;
     this.prune(now);
     const api = this.api(repository.host);
-    const value = api
+    const answer = {
+      askedAt: now,
+      expires: api ? now + this.ttlMs : now,
+      explained: new Set<string>(),
+    } as Answer;
+    answer.value = api
       ? request(api).catch(error => {
           // A failure is not kept: the next request asks again.
           if (this.answers.get(key) === answer) this.answers.delete(key);
@@ -186,12 +191,6 @@ export class GitLabRepositories {
       : Promise.reject(
           new GitHostError(`No GitLab integration for ${repository.host}`),
         );
-    const answer: Answer = {
-      value,
-      askedAt: now,
-      expires: api ? now + this.ttlMs : now,
-      explained: new Set(),
-    };
     this.answers.set(key, answer);
     return answer;
   }

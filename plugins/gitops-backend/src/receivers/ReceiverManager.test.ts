@@ -1,0 +1,225 @@
+import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import { ConfigReader } from '@backstage/config';
+import { startWorld, SandboxWorld } from '@backstage-gitops/sandbox';
+import { KubernetesObjectApi } from '@kubernetes/client-node';
+import { createHash } from 'crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FluxCache } from '../cache/FluxCache';
+import { kubeConfigFor } from '../clusters/kubeConfig';
+import { GitOpsCluster } from '../clusters/types';
+import { DatabaseReceiverStore } from '../database/DatabaseReceiverStore';
+import { gitHostNames, ReceiverManager, receiverName } from './ReceiverManager';
+
+jest.setTimeout(60_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
+const CLUSTERS = ['dev', 'prod'];
+const NS = 'flux-system';
+const GIT = {
+  apiVersion: 'source.toolkit.fluxcd.io/v1',
+  kind: 'GitRepository',
+};
+const RECEIVER = {
+  apiVersion: 'notification.toolkit.fluxcd.io/v1',
+  kind: 'Receiver',
+};
+const SECRET = { apiVersion: 'v1', kind: 'Secret' };
+
+async function eventually<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+}
+
+describe('ReceiverManager on the demo world', () => {
+  let dataDir: string;
+  let world: SandboxWorld;
+  let cache: FluxCache;
+  let store: DatabaseReceiverStore;
+  let clusters: Map<string, GitOpsCluster>;
+
+  const manager = (enabled = true) =>
+    new ReceiverManager({
+      cache,
+      objectApi: name =>
+        KubernetesObjectApi.makeApiClient(kubeConfigFor(clusters.get(name)!)),
+      store,
+      gitHosts: gitHostNames(
+        new ConfigReader({
+          integrations: {
+            gitlab: [
+              {
+                host: new URL(world.gitlab.url).host,
+                apiBaseUrl: `${world.gitlab.url}/api/v4`,
+              },
+            ],
+          },
+        }),
+      ),
+      settings: { enabled, includeConsumers: false },
+      logger: mockServices.logger.mock(),
+    });
+  const stored = (cluster: string, ref: typeof GIT, name: string) =>
+    world.cluster(cluster).api.store.get(ref, NS, name);
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gitops-receivers-'));
+    world = await startWorld({ dataDir, clusters: CLUSTERS });
+    clusters = new Map(
+      CLUSTERS.map(name => [
+        name,
+        {
+          name,
+          url: world.cluster(name).api.url,
+          caData: world.cluster(name).caData,
+          source: 'config',
+          auth: {
+            type: 'serviceAccount',
+            token: world.cluster(name).tokens.backstage,
+          },
+          settings: { fluxNamespace: NS, trustedServiceProxyPaths: [] },
+        },
+      ]),
+    );
+    cache = FluxCache.create({
+      logger: mockServices.logger.mock(),
+      clusters: [...clusters.values()],
+      backoff: { initialMs: 100, maxMs: 500 },
+    });
+    cache.start();
+    const knex = await databases.init('SQLITE_3');
+    store = await DatabaseReceiverStore.create({
+      database: mockServices.database.mock({ getClient: async () => knex }),
+    });
+    await eventually('both caches in sync', () =>
+      CLUSTERS.every(name => !cache.isStale(name)),
+    );
+  });
+
+  afterAll(async () => {
+    await cache?.stop();
+    await world?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('names receivers within 63 characters, keeping cut names apart', () => {
+    expect(receiverName('GitRepository', 'team-delivery')).toBe(
+      'gitops-git-team-delivery',
+    );
+    const long = receiverName('OCIRepository', 'x'.repeat(80));
+    expect(long).toHaveLength(63);
+    expect(long).not.toBe(receiverName('OCIRepository', 'x'.repeat(81)));
+  });
+
+  it('gives every source on the Git host a generic Receiver owned by it, whose webhook reconciles it', async () => {
+    await manager().run();
+
+    for (const cluster of CLUSTERS) {
+      for (const [source, name] of [
+        ['team-delivery', 'gitops-git-team-delivery'],
+        ['storefront', 'gitops-oci-storefront'],
+      ]) {
+        const receiver = stored(cluster, RECEIVER, name)!;
+        expect(receiver.spec).toMatchObject({
+          type: 'generic',
+          secretRef: { name },
+          resources: [expect.objectContaining({ name: source })],
+        });
+        expect(receiver.metadata.ownerReferences).toEqual([
+          expect.objectContaining({ name: source, controller: true }),
+        ]);
+        const secret = stored(cluster, SECRET, name)!;
+        const token = Buffer.from(
+          (secret as unknown as { data: { token: string } }).data.token,
+          'base64',
+        ).toString();
+        expect(token).toMatch(/^[0-9a-f]{64}$/);
+        // Flux's webhook path: sha256(token + name + namespace).
+        const path = `/hook/${createHash('sha256')
+          .update(`${token}${name}${NS}`)
+          .digest('hex')}`;
+        await eventually(
+          `${cluster} ${name} webhook path`,
+          () =>
+            cache.get(cluster, 'Receiver', NS, name)?.status.webhookPath ===
+            path,
+        );
+      }
+    }
+
+    // A second round records what Flux reported, and writes no new token.
+    const tokenBefore = JSON.stringify(
+      stored('dev', SECRET, 'gitops-git-team-delivery'),
+    );
+    await manager().run();
+    expect(
+      JSON.stringify(stored('dev', SECRET, 'gitops-git-team-delivery')),
+    ).toBe(tokenBefore);
+    const records = await store.list({ cluster: 'dev' });
+    expect(records.map(r => [r.name, r.source.kind, r.repository])).toEqual([
+      [
+        'gitops-git-team-delivery',
+        'GitRepository',
+        `git:${new URL(world.gitlab.url).host}/team/delivery`,
+      ],
+      [
+        'gitops-oci-storefront',
+        'OCIRepository',
+        expect.stringMatching(/^oci:/),
+      ],
+    ]);
+    expect(JSON.stringify(records)).not.toContain('token');
+
+    // The recorded path is the one the cluster's receiver serves.
+    const git = records[0];
+    const response = await fetch(
+      `${world.cluster('dev').receiver.url}${git.webhookPath}`,
+      { method: 'POST' },
+    );
+    expect(response.status).toBe(200);
+    expect(
+      stored('dev', GIT, 'team-delivery')!.metadata.annotations?.[
+        'reconcile.fluxcd.io/requestedAt'
+      ],
+    ).toBeDefined();
+  });
+
+  it('removes the Receiver of a source that opts out, and all of them when switched off', async () => {
+    world.cluster('dev').api.store.mergePatch(GIT, NS, 'team-delivery', {
+      metadata: { annotations: { 'gitops.backstage.io/receiver': 'disabled' } },
+    });
+    await eventually(
+      'the opt-out in the cache',
+      () =>
+        cache.get('dev', 'GitRepository', NS, 'team-delivery')?.metadata
+          .annotations?.['gitops.backstage.io/receiver'],
+    );
+    await manager().run();
+    expect(stored('dev', RECEIVER, 'gitops-git-team-delivery')).toBeUndefined();
+    expect(stored('dev', SECRET, 'gitops-git-team-delivery')).toBeUndefined();
+    expect(stored('prod', RECEIVER, 'gitops-git-team-delivery')).toBeDefined();
+    expect((await store.list({ cluster: 'dev' })).map(r => r.name)).toEqual([
+      'gitops-oci-storefront',
+    ]);
+
+    await eventually(
+      'the removal in the cache',
+      () => !cache.get('dev', 'Receiver', NS, 'gitops-git-team-delivery'),
+    );
+    await manager(false).run();
+    for (const cluster of CLUSTERS) {
+      expect(world.cluster(cluster).api.store.list(RECEIVER).items).toEqual([]);
+    }
+    expect(await store.list()).toEqual([]);
+  });
+});

@@ -1,0 +1,7 @@
+export {
+  ReceiverManager,
+  gitHostNames,
+  readReceiverSettings,
+  receiverName,
+} from './ReceiverManager';
+export { createReceiverRoutes } from './router';
