@@ -2,14 +2,13 @@ import {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { gitopsClusterManagePermission } from '@backstage-gitops/plugin-gitops-common';
+import { InputError } from '@backstage/errors';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ClusterRegistry, clusterRegistrationSchema } from './ClusterRegistry';
 import { GitOpsCluster } from './types';
 import type { ClusterHealth } from '../cache/types';
+import { requireClusterManage } from '../service/requestHelpers';
 
 export type { ClusterHealth };
 
@@ -41,19 +40,8 @@ export function createClusterRoutes(options: {
   const router = Router();
   router.use(express.json());
 
-  async function authorizeManage(req: Request) {
-    const credentials = await httpAuth.credentials(req, {
-      allow: ['user', 'service'],
-    });
-    const [decision] = await permissions.authorize(
-      [{ permission: gitopsClusterManagePermission }],
-      { credentials },
-    );
-    if (decision.result !== AuthorizeResult.ALLOW) {
-      throw new NotAllowedError('Not allowed to manage GitOps clusters');
-    }
-    return credentials;
-  }
+  const authorizeManage = (req: Request) =>
+    requireClusterManage(req, { httpAuth, permissions });
 
   router.get('/clusters', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['user', 'service'] });

@@ -11,6 +11,7 @@ import { kubeConfigFor } from '../clusters/kubeConfig';
 import { GitOpsCluster } from '../clusters/types';
 import { DatabaseReceiverStore } from '../database/DatabaseReceiverStore';
 import { gitHostNames, ReceiverManager, receiverName } from './ReceiverManager';
+import { eventually } from '../__testUtils__/eventually';
 
 jest.setTimeout(60_000);
 
@@ -26,20 +27,6 @@ const RECEIVER = {
   kind: 'Receiver',
 };
 const SECRET = { apiVersion: 'v1', kind: 'Secret' };
-
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-}
 
 describe('ReceiverManager on the demo world', () => {
   let dataDir: string;
@@ -148,10 +135,11 @@ describe('ReceiverManager on the demo world', () => {
         const path = `/hook/${createHash('sha256')
           .update(`${token}${name}${NS}`)
           .digest('hex')}`;
+        const receivers = cache;
         await eventually(
           `${cluster} ${name} webhook path`,
           () =>
-            cache.get(cluster, 'Receiver', NS, name)?.status.webhookPath ===
+            receivers.get(cluster, 'Receiver', NS, name)?.status.webhookPath ===
             path,
         );
       }

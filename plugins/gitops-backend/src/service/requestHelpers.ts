@@ -1,5 +1,7 @@
 import {
   BackstageCredentials,
+  BackstageServicePrincipal,
+  BackstageUserPrincipal,
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
@@ -20,6 +22,7 @@ import {
   AuthorizeResult,
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
+import { gitopsClusterManagePermission } from '@backstage-gitops/plugin-gitops-common';
 import { z } from 'zod';
 
 /** Validates input with zod; a failure is a 400 naming every problem. */
@@ -130,4 +133,26 @@ export async function entityForRequest(
       ? credentials.principal.userEntityRef
       : credentials.principal.subject;
   return { entity, entityRef, credentials, actor };
+}
+
+/** The caller's credentials, after checking `gitops.cluster.manage` (a 403 otherwise). */
+export async function requireClusterManage(
+  req: Request,
+  services: { httpAuth: HttpAuthService; permissions: PermissionsService },
+): Promise<
+  BackstageCredentials<BackstageUserPrincipal | BackstageServicePrincipal>
+> {
+  const credentials = await services.httpAuth.credentials(req, {
+    allow: ['user', 'service'],
+  });
+  const [decision] = await services.permissions.authorize(
+    [{ permission: gitopsClusterManagePermission }],
+    { credentials },
+  );
+  if (decision.result !== AuthorizeResult.ALLOW) {
+    throw new NotAllowedError(
+      `Not allowed to manage GitOps clusters (${gitopsClusterManagePermission.name})`,
+    );
+  }
+  return credentials;
 }

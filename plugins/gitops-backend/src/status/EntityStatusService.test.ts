@@ -13,6 +13,7 @@ import {
   EntityStatusServiceOptions,
 } from './EntityStatusService';
 import { ClusterStatus, EntityStatus } from './types';
+import { eventually } from '../__testUtils__/eventually';
 
 jest.setTimeout(60_000);
 
@@ -38,20 +39,6 @@ function component(name: string, kubernetesId?: string): Entity {
     },
     spec: { type: 'service', owner: 'team', lifecycle: 'production' },
   };
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
 }
 
 const cluster = (status: EntityStatus, name: string): ClusterStatus =>
