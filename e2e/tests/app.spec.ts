@@ -52,7 +52,7 @@ test('an example entity shows the GitOps card on its overview and a GitOps tab',
     path: path.join(screenshots, 'gitops-overview-card.png'),
     fullPage: true,
   });
-  await page.getByText('GitOps', { exact: true }).click();
+  await page.getByRole('link', { name: 'GitOps', exact: true }).click();
   await expect(
     page.getByText('http://127.0.0.1:7101/team/delivery.git'),
   ).toBeVisible();
