@@ -3,6 +3,7 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { gitopsPermissions } from '@backstage-gitops/plugin-gitops-common';
 import { FluxActions } from './actions/FluxActions';
@@ -26,8 +27,11 @@ import { DatabaseReceiverStore } from './database/DatabaseReceiverStore';
 import {
   createReceiverRoutes,
   gitHostNames,
+  PUSH_TOPICS,
+  PushRelay,
   readReceiverSettings,
   ReceiverManager,
+  ReceiverTrigger,
 } from './receivers';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
@@ -47,6 +51,7 @@ export const gitopsPlugin = createBackendPlugin({
         catalog: catalogServiceRef,
         config: coreServices.rootConfig,
         database: coreServices.database,
+        events: eventsServiceRef,
         httpAuth: coreServices.httpAuth,
         httpRouter: coreServices.httpRouter,
         lifecycle: coreServices.lifecycle,
@@ -129,6 +134,31 @@ export const gitopsPlugin = createBackendPlugin({
           timeout: { minutes: 2 },
           initialDelay: { seconds: 5 },
           fn: () => receiverManager.run(),
+        });
+        const pushRelay = new PushRelay({
+          store: receivers,
+          trigger: new ReceiverTrigger({
+            clusterOf: name => registry.get(name),
+            actionsFor: cluster =>
+              new FluxActions({
+                kubeConfig: kubeConfigFor(cluster),
+                versionOf: group =>
+                  cache.versionOf(cluster.name, group) ?? 'v1',
+              }),
+            store: receivers,
+            logger: logger.child({ task: 'receivers' }),
+          }),
+          logger: logger.child({ task: 'receivers' }),
+        });
+        await deps.events.subscribe({
+          id: 'receivers-push',
+          topics: PUSH_TOPICS,
+          // The events backend answers the Git host after its subscribers: do not hold it.
+          onEvent: async event => {
+            pushRelay
+              .handle(event)
+              .catch(error => logger.warn(`Relaying a push failed: ${error}`));
+          },
         });
         lifecycle.addShutdownHook(() => runner.stop());
 

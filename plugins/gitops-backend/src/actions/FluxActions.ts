@@ -107,6 +107,14 @@ export class FluxActions {
     );
   }
 
+  /**
+   * Annotates `reconcile.fluxcd.io/requestedAt` and returns without waiting, as the
+   * Flux notification-controller's receiver does. Throws `ConflictError` when suspended.
+   */
+  async requestReconcile(target: FluxObjectRef): Promise<OperationStep> {
+    return this.request(target, {}, {});
+  }
+
   /** `flux suspend`: merge-patches `spec.suspend: true`. */
   async suspend(
     target: FluxObjectRef,

@@ -10,7 +10,9 @@ import { FluxCache } from '../cache/FluxCache';
 import { kubeConfigFor } from '../clusters/kubeConfig';
 import { GitOpsCluster } from '../clusters/types';
 import { DatabaseReceiverStore } from '../database/DatabaseReceiverStore';
+import { FluxActions } from '../actions/FluxActions';
 import { gitHostNames, ReceiverManager, receiverName } from './ReceiverManager';
+import { ReceiverTrigger } from './ReceiverTrigger';
 import { eventually } from '../__testUtils__/eventually';
 
 jest.setTimeout(60_000);
@@ -27,6 +29,8 @@ const RECEIVER = {
   kind: 'Receiver',
 };
 const SECRET = { apiVersion: 'v1', kind: 'Secret' };
+const PROXY_PATH =
+  '/api/v1/namespaces/flux-system/services/http:webhook-receiver:80/proxy';
 
 describe('ReceiverManager on the demo world', () => {
   let dataDir: string;
@@ -180,6 +184,77 @@ describe('ReceiverManager on the demo world', () => {
         'reconcile.fluxcd.io/requestedAt'
       ],
     ).toBeDefined();
+  });
+
+  describe('triggering', () => {
+    const requestedAt = () =>
+      stored('dev', GIT, 'team-delivery')!.metadata.annotations?.[
+        'reconcile.fluxcd.io/requestedAt'
+      ];
+    const trigger = (receiverUrl: string) => {
+      const cluster = clusters.get('dev')!;
+      return new ReceiverTrigger({
+        clusterOf: () => ({
+          ...cluster,
+          settings: {
+            ...cluster.settings,
+            receiverUrl,
+            trustedServiceProxyPaths: [PROXY_PATH],
+          },
+        }),
+        actionsFor: c =>
+          new FluxActions({
+            kubeConfig: kubeConfigFor(c),
+            versionOf: () => 'v1',
+          }),
+        store,
+        logger: mockServices.logger.mock(),
+        retryDelayMs: 10,
+      });
+    };
+    const gitReceiver = async () =>
+      (await store.list({ cluster: 'dev' })).find(
+        r => r.name === 'gitops-git-team-delivery',
+      )!;
+
+    it('calls the receiver directly and through the service proxy', async () => {
+      for (const url of [world.cluster('dev').receiver.url, PROXY_PATH]) {
+        const before = requestedAt();
+        expect(await trigger(url).trigger(await gitReceiver())).toEqual({
+          result: 'succeeded',
+        });
+        await eventually(
+          'the receiver annotated the source',
+          () => requestedAt() !== before,
+        );
+      }
+      expect(await gitReceiver()).toMatchObject({ lastResult: 'succeeded' });
+    });
+
+    it('retries a 503 and then falls back to annotating requestedAt', async () => {
+      world.cluster('dev').notification.faults.failNext(3, 503);
+      const before = requestedAt();
+      const outcome = await trigger(world.cluster('dev').receiver.url).trigger(
+        await gitReceiver(),
+      );
+      expect(outcome).toEqual({
+        result: 'fallback',
+        message: 'the receiver answered 503; requestedAt annotated',
+      });
+      expect(requestedAt()).not.toBe(before);
+      expect(await gitReceiver()).toMatchObject({
+        lastResult: 'fallback',
+        lastMessage: outcome.message,
+      });
+    });
+
+    it('falls back when the receiver cannot be reached', async () => {
+      const outcome = await trigger('http://127.0.0.1:9').trigger(
+        await gitReceiver(),
+      );
+      expect(outcome.result).toBe('fallback');
+      expect(outcome.message).toMatch(/could not be reached/);
+    });
   });
 
   it('removes the Receiver of a source that opts out, and all of them when switched off', async () => {

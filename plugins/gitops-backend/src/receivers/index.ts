@@ -5,3 +5,5 @@ export {
   receiverName,
 } from './ReceiverManager';
 export { createReceiverRoutes } from './router';
+export { PushRelay, PUSH_TOPICS } from './PushRelay';
+export { ReceiverTrigger, receiverBaseUrl } from './ReceiverTrigger';

@@ -1,0 +1,160 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { stringifyError } from '@backstage/errors';
+import { ManagedReceiver } from '@backstage-gitops/plugin-gitops-common';
+import { KubeConfig } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
+import { FluxActions } from '../actions/FluxActions';
+import { kubeConfigFor } from '../clusters/kubeConfig';
+import { GitOpsCluster } from '../clusters/types';
+import { ReceiverStore } from '../database/ReceiverStore';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface TriggerOutcome {
+  result: NonNullable<ManagedReceiver['lastResult']>;
+  message?: string;
+}
+
+/** The receiver base URL of a cluster: configured, or Flux's in-cluster default. */
+export function receiverBaseUrl(cluster: GitOpsCluster): string {
+  return (
+    cluster.settings.receiverUrl ??
+    `http://webhook-receiver.${cluster.settings.fluxNamespace}.svc.cluster.local`
+  ).replace(/\/+$/, '');
+}
+
+/**
+ * Calls a managed Receiver the way a Git host would (a POST to its webhook path), with
+ * retries on 5xx and connection errors; when it still does not answer 200, falls back
+ * to annotating `requestedAt` on the source, so a push is never dropped silently. A
+ * service-proxy base URL goes through the cluster's API server with its credentials
+ * (allowed only when trusted, see `gitops.clusters[].trustedServiceProxyPaths`).
+ * Every outcome is recorded on the receiver.
+ */
+export class ReceiverTrigger {
+  constructor(
+    private readonly options: {
+      clusterOf(name: string): GitOpsCluster | undefined;
+      actionsFor(cluster: GitOpsCluster): Pick<FluxActions, 'requestReconcile'>;
+      store: Pick<ReceiverStore, 'recordTrigger'>;
+      logger: LoggerService;
+      /** Attempts at the receiver before the fallback. Default 3. */
+      attempts?: number;
+      /** First retry delay, doubled each time. Default 500 ms. */
+      retryDelayMs?: number;
+    },
+  ) {}
+
+  async trigger(receiver: ManagedReceiver): Promise<TriggerOutcome> {
+    const outcome = await this.attempt(receiver);
+    await this.options.store.recordTrigger(receiver, {
+      at: new Date(),
+      ...outcome,
+    });
+    const where = `Receiver ${receiver.namespace}/${receiver.name} on ${receiver.cluster}`;
+    if (outcome.result === 'failed') {
+      this.options.logger.warn(`${where} failed: ${outcome.message}`);
+    } else {
+      this.options.logger.info(
+        `${where}: ${outcome.result}${
+          outcome.message ? ` (${outcome.message})` : ''
+        }`,
+      );
+    }
+    return outcome;
+  }
+
+  private async attempt(receiver: ManagedReceiver): Promise<TriggerOutcome> {
+    const cluster = this.options.clusterOf(receiver.cluster);
+    if (!cluster) {
+      return { result: 'failed', message: `no cluster ${receiver.cluster}` };
+    }
+    let problem = 'Flux has not reported its webhook path yet';
+    if (receiver.webhookPath) {
+      const answer = await this.callReceiver(cluster, receiver.webhookPath);
+      if (answer === 200) return { result: 'succeeded' };
+      problem =
+        typeof answer === 'number'
+          ? `the receiver answered ${answer}`
+          : `the receiver could not be reached: ${answer}`;
+    }
+    try {
+      await this.options.actionsFor(cluster).requestReconcile({
+        kind: receiver.source.kind,
+        namespace: receiver.namespace,
+        name: receiver.source.name,
+      });
+      return {
+        result: 'fallback',
+        message: `${problem}; requestedAt annotated`,
+      };
+    } catch (error) {
+      return {
+        result: 'failed',
+        message: `${problem}; annotating requestedAt failed: ${stringifyError(
+          error,
+        )}`,
+      };
+    }
+  }
+
+  /** The status code of the last attempt, or the connection error's message. */
+  private async callReceiver(
+    cluster: GitOpsCluster,
+    webhookPath: string,
+  ): Promise<number | string> {
+    const attempts = this.options.attempts ?? 3;
+    const firstDelay = this.options.retryDelayMs ?? 500;
+    let last: number | string = 'not attempted';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        last = await post(cluster, webhookPath);
+        if (last < 500) return last;
+      } catch (error) {
+        last = stringifyError(error);
+      }
+      if (attempt < attempts) {
+        await sleep(firstDelay * 2 ** (attempt - 1));
+      }
+    }
+    return last;
+  }
+}
+
+/** POSTs an empty body; a service-proxy base goes to the API server with the cluster's credentials. */
+async function post(
+  cluster: GitOpsCluster,
+  webhookPath: string,
+): Promise<number> {
+  const base = receiverBaseUrl(cluster);
+  let url: URL;
+  const options: https.RequestOptions = {
+    method: 'POST',
+    headers: { 'content-length': '0' },
+    timeout: REQUEST_TIMEOUT_MS,
+  };
+  if (base.startsWith('/')) {
+    url = new URL(`${cluster.url.replace(/\/+$/, '')}${base}${webhookPath}`);
+    const kubeConfig: KubeConfig = kubeConfigFor(cluster);
+    await kubeConfig.applyToHTTPSOptions(options);
+  } else {
+    url = new URL(`${base}${webhookPath}`);
+  }
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const request = transport.request(url, options, response => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () =>
+      request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
