@@ -2,7 +2,8 @@
 
 /**
  * The Flux Receivers the plugin manages, one per source, and how their last trigger
- * went. Tokens stay in the cluster's Secrets and are never stored here.
+ * went. Tokens stay in the cluster's Secrets, and the webhook paths derived from them
+ * are read from the cluster when needed: neither is stored here.
  *
  * @param {import('knex').Knex} knex
  */
@@ -18,7 +19,6 @@ exports.up = async function up(knex) {
       .string('repository', 1024)
       .notNullable()
       .comment('Normalized repository URL of the source');
-    table.string('webhook_path').nullable();
     table.timestamp('created_at', { useTz: true }).notNullable();
     table.timestamp('updated_at', { useTz: true }).notNullable();
     table.timestamp('last_triggered_at', { useTz: true }).nullable();

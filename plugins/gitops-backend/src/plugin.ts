@@ -139,6 +139,15 @@ export const gitopsPlugin = createBackendPlugin({
           store: receivers,
           trigger: new ReceiverTrigger({
             clusterOf: name => registry.get(name),
+            webhookPathOf: receiver => {
+              const path = cache.get(
+                receiver.cluster,
+                'Receiver',
+                receiver.namespace,
+                receiver.name,
+              )?.status.webhookPath;
+              return typeof path === 'string' ? path : undefined;
+            },
             actionsFor: cluster =>
               new FluxActions({
                 kubeConfig: kubeConfigFor(cluster),

@@ -174,8 +174,6 @@ export interface ManagedReceiver {
   source: { kind: 'GitRepository' | 'OCIRepository'; name: string };
   /** The source's repository, normalized (see `parseRepositoryUrl`). */
   repository: string;
-  /** `status.webhookPath` once Flux has reported it. */
-  webhookPath?: string;
   createdAt: string;
   updatedAt: string;
   lastTriggeredAt?: string;

@@ -47,13 +47,15 @@ describe.each(databases.eachSupportedId())(
       );
 
       await store.replaceCluster('dev', [
-        receiver('gitops-git-a', { webhookPath: '/hook/abc' }),
+        receiver('gitops-git-a', {
+          repository: 'git:gitlab.example.com/team/moved',
+        }),
       ]);
 
       expect(await store.list({ cluster: 'dev' })).toEqual([
         expect.objectContaining({
           name: 'gitops-git-a',
-          webhookPath: '/hook/abc',
+          repository: 'git:gitlab.example.com/team/moved',
           lastTriggeredAt: '2026-11-25T10:00:00.000Z',
           lastResult: 'fallback',
           lastMessage: 'receiver answered 503',
@@ -65,7 +67,7 @@ describe.each(databases.eachSupportedId())(
             repository: 'git:gitlab.example.com/team/delivery',
           })
         ).map(r => `${r.cluster}/${r.name}`),
-      ).toEqual(['dev/gitops-git-a', 'prod/gitops-git-a']);
+      ).toEqual(['prod/gitops-git-a']);
       await store.replaceCluster('dev', []);
       expect((await store.list()).map(r => r.cluster)).toEqual(['prod']);
     });

@@ -13,7 +13,6 @@ interface Row {
   source_kind: string;
   source_name: string;
   repository: string;
-  webhook_path: string | null;
   created_at: Date | string;
   updated_at: Date | string;
   last_triggered_at: Date | string | null;
@@ -31,7 +30,6 @@ function fromRow(row: Row): ManagedReceiver {
       name: row.source_name,
     },
     repository: row.repository,
-    ...(row.webhook_path ? { webhookPath: row.webhook_path } : {}),
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
     ...(row.last_triggered_at
@@ -77,7 +75,6 @@ export class DatabaseReceiverStore implements ReceiverStore {
           source_kind: receiver.source.kind,
           source_name: receiver.source.name,
           repository: receiver.repository,
-          webhook_path: receiver.webhookPath ?? null,
         };
         const row = existing.get(key);
         if (!row) {
@@ -95,8 +92,7 @@ export class DatabaseReceiverStore implements ReceiverStore {
         } else if (
           row.source_kind !== fields.source_kind ||
           row.source_name !== fields.source_name ||
-          row.repository !== fields.repository ||
-          row.webhook_path !== fields.webhook_path
+          row.repository !== fields.repository
         ) {
           await tx<Row>(TABLE)
             .where({ cluster, namespace: row.namespace, name: row.name })

@@ -3,7 +3,7 @@ import { ManagedReceiver } from '@backstage-gitops/plugin-gitops-common';
 /** What the manager knows of a Receiver it keeps; timestamps and trigger results are the store's. */
 export type ReceiverInput = Pick<
   ManagedReceiver,
-  'cluster' | 'namespace' | 'name' | 'source' | 'repository' | 'webhookPath'
+  'cluster' | 'namespace' | 'name' | 'source' | 'repository'
 >;
 
 /** Identifies a Receiver on a cluster. */

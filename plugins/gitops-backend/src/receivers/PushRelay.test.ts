@@ -12,7 +12,6 @@ const receiver = (
   name: `gitops-${kind === 'GitRepository' ? 'git' : 'oci'}-delivery`,
   source: { kind, name: 'delivery' },
   repository,
-  webhookPath: '/hook/abc',
   createdAt: '2026-11-25T00:00:00.000Z',
   updatedAt: '2026-11-25T00:00:00.000Z',
 });

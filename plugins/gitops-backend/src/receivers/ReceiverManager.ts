@@ -165,14 +165,12 @@ export class ReceiverManager {
         );
         continue;
       }
-      const webhookPath = existing?.status?.webhookPath;
       records.push({
         cluster,
         namespace,
         name: item.name,
         source: { kind: item.source.kind, name: item.source.metadata.name },
         repository: item.repository.normalized,
-        ...(typeof webhookPath === 'string' ? { webhookPath } : {}),
       });
     }
 

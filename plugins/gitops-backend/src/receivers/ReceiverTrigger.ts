@@ -36,6 +36,8 @@ export class ReceiverTrigger {
   constructor(
     private readonly options: {
       clusterOf(name: string): GitOpsCluster | undefined;
+      /** The Receiver's `status.webhookPath` (a capability: read when needed, never stored). */
+      webhookPathOf(receiver: ManagedReceiver): string | undefined;
       actionsFor(cluster: GitOpsCluster): Pick<FluxActions, 'requestReconcile'>;
       store: Pick<ReceiverStore, 'recordTrigger'>;
       logger: LoggerService;
@@ -71,8 +73,9 @@ export class ReceiverTrigger {
       return { result: 'failed', message: `no cluster ${receiver.cluster}` };
     }
     let problem = 'Flux has not reported its webhook path yet';
-    if (receiver.webhookPath) {
-      const answer = await this.callReceiver(cluster, receiver.webhookPath);
+    const webhookPath = this.options.webhookPathOf(receiver);
+    if (webhookPath) {
+      const answer = await this.callReceiver(cluster, webhookPath);
       if (answer === 200) return { result: 'succeeded' };
       problem =
         typeof answer === 'number'

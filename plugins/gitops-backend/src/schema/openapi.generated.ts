@@ -54,9 +54,6 @@ export const spec = {
             "type": "string",
             "description": "Normalized repository URL, e.g. git:gitlab.example.com/team/delivery."
           },
-          "webhookPath": {
-            "type": "string"
-          },
           "createdAt": {
             "type": "string",
             "format": "date-time"
@@ -491,7 +488,7 @@ export const spec = {
     "/receivers": {
       "get": {
         "operationId": "ListReceivers",
-        "summary": "Every managed Flux Receiver with its last trigger (gitops.cluster.manage).",
+        "summary": "Every managed Flux Receiver with its last trigger (gitops.cluster.manage); never tokens nor webhook paths.",
         "parameters": [
           {
             "name": "cluster",
