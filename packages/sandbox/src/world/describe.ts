@@ -56,8 +56,15 @@ export function backstageConfigFor(world: SandboxWorld): string {
         ],
       },
     },
-    // Lets the demo register clusters at runtime (tokens stored encrypted with it).
-    gitops: { encryptionSecret: world.backstageEncryptionSecret },
+    gitops: {
+      // Lets the demo register clusters at runtime (tokens stored encrypted with it).
+      encryptionSecret: world.backstageEncryptionSecret,
+      // Each cluster's webhook receiver, reachable from the backend on loopback.
+      clusters: [...world.clusters.values()].map(cluster => ({
+        name: cluster.name,
+        receiverUrl: cluster.receiver.url,
+      })),
+    },
     integrations: {
       gitlab: [
         {
