@@ -1,6 +1,7 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import fs from 'fs';
 import path from 'path';
+import { signInAsGuest } from './signIn';
 
 const screenshots = path.resolve(
   __dirname,
@@ -10,14 +11,6 @@ const screenshots = path.resolve(
   'test-results',
   'screenshots',
 );
-
-async function signInAsGuest(page: Page) {
-  await page.goto('/');
-  const enter = page.getByRole('button', { name: 'Enter' });
-  if (await enter.isVisible({ timeout: 15_000 }).catch(() => false)) {
-    await enter.click();
-  }
-}
 
 test.beforeAll(() => fs.mkdirSync(screenshots, { recursive: true }));
 

@@ -1,6 +1,7 @@
 import { expect, Page, test } from '@playwright/test';
 import fs from 'fs';
 import path from 'path';
+import { signInAsGuest } from './signIn';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const screenshots = path.join(
@@ -62,11 +63,7 @@ async function setClusterFaults(cluster: string, faults: object) {
 }
 
 async function openGitOpsTab(page: Page, name: string) {
-  await page.goto('/');
-  const enter = page.getByRole('button', { name: 'Enter' });
-  if (await enter.isVisible({ timeout: 15_000 }).catch(() => false)) {
-    await enter.click();
-  }
+  await signInAsGuest(page);
   await page.goto(`/catalog/default/component/${name}/gitops`);
 }
 
