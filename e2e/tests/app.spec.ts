@@ -46,10 +46,11 @@ test('an example entity shows the GitOps card on its overview and a GitOps tab',
     fullPage: true,
   });
   await page.getByRole('link', { name: 'GitOps', exact: true }).click();
+  // The Delivery card's settings (the repository line under them also names the URL).
   await expect(
-    page.getByText('http://127.0.0.1:7101/team/delivery.git'),
+    page.getByText('http://127.0.0.1:7101/team/delivery.git', { exact: true }),
   ).toBeVisible();
-  await expect(page.getByText('apps/podinfo')).toBeVisible();
+  await expect(page.getByText('apps/podinfo', { exact: true })).toBeVisible();
   await page.screenshot({
     path: path.join(screenshots, 'gitops-tab-first-visit.png'),
     fullPage: true,
