@@ -1,13 +1,15 @@
 import { Config } from '@backstage/config';
-import { stringifyError } from '@backstage/errors';
 import { ScmIntegrations } from '@backstage/integration';
 import { ParsedRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
-import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
+import {
+  describeGitHostError,
+  GitLabApi,
+  gitlabApiFor,
+} from '../gitHosts/gitlabApi';
 import { HeadCommit } from './types';
 
 const DEFAULT_TTL_MS = 30_000;
-const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_ENTRIES = 1_000;
 
 const projectSchema = z.object({ default_branch: z.string().nullish() });
@@ -27,7 +29,7 @@ export class GitHostError extends Error {
   }
 }
 
-type Api = InstanceType<typeof Gitlab>;
+type Api = GitLabApi;
 
 interface Answer {
   value: Promise<unknown>;
@@ -138,19 +140,7 @@ export class GitLabRepositories {
 
   private api(host: string): Api | undefined {
     if (!this.apis.has(host)) {
-      const integration = this.integrations.gitlab.byHost(host);
-      const config = integration?.config;
-      this.apis.set(
-        host,
-        config
-          ? new Gitlab({
-              // gitbeaker appends `/api/v4` itself.
-              host: config.apiBaseUrl.replace(/\/api\/v4\/?$/, ''),
-              token: config.token ?? '',
-              queryTimeout: REQUEST_TIMEOUT_MS,
-            })
-          : undefined,
-      );
+      this.apis.set(host, gitlabApiFor(this.integrations, host));
     }
     return this.apis.get(host);
   }
@@ -185,7 +175,7 @@ export class GitLabRepositories {
           throw new GitHostError(
             `GitLab ${repository.host} answered for ${
               repository.path
-            }: ${describe(error)}`,
+            }: ${describeGitHostError(error)}`,
           );
         })
       : Promise.reject(
@@ -202,13 +192,4 @@ export class GitLabRepositories {
       }
     }
   }
-}
-
-/** gitbeaker errors keep the request (with its token header) in `cause`: only the message is used. */
-function describe(error: unknown): string {
-  const status = (error as { cause?: { response?: { status?: number } } })
-    ?.cause?.response?.status;
-  const message =
-    error instanceof Error ? error.message : stringifyError(error);
-  return status ? `${status} ${message}` : message;
 }

@@ -1,0 +1,253 @@
+import { Config } from '@backstage/config';
+import {
+  DefaultGithubCredentialsProvider,
+  ScmIntegrations,
+} from '@backstage/integration';
+import { ParsedRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
+import { Octokit } from '@octokit/rest';
+import { GitLabApi, gitlabApiFor } from './gitlabApi';
+
+export type GitHostKind = 'gitlab' | 'github';
+
+/** A commit status as both hosts take it; `failed` is GitHub's `failure`. */
+export interface CommitStatus {
+  state: 'pending' | 'success' | 'failed';
+  /** Names the status on the commit: one per cluster and Kustomization. */
+  context: string;
+  description: string;
+  targetUrl?: string;
+}
+
+/** The push webhook the backend keeps on a repository. */
+export interface PushWebhook {
+  url: string;
+  secret: string;
+}
+
+/** What the backend does on a Git host, for one repository at a time. */
+export interface GitHostClient {
+  readonly kind: GitHostKind;
+  /**
+   * Makes sure the repository has a push webhook to `hook.url` and returns its id.
+   * An existing hook to that URL is kept; its secret is set again only when
+   * `setSecret` (hosts never show a hook's secret, so it cannot be compared).
+   */
+  ensurePushWebhook(
+    repository: ParsedRepositoryUrl,
+    hook: PushWebhook,
+    options: { setSecret: boolean },
+  ): Promise<{ id: string; created: boolean }>;
+  /** Deletes the hook; one that is already gone is not an error. */
+  removeWebhook(repository: ParsedRepositoryUrl, id: string): Promise<void>;
+  setCommitStatus(
+    repository: ParsedRepositoryUrl,
+    sha: string,
+    status: CommitStatus,
+  ): Promise<void>;
+}
+
+// GitHub rejects a description over 140 characters; GitLab takes more but shows a line.
+const MAX_DESCRIPTION = 140;
+
+function shortDescription(description: string): string {
+  return description.length <= MAX_DESCRIPTION
+    ? description
+    : `${description.slice(0, MAX_DESCRIPTION - 1)}\u2026`;
+}
+
+function isNotFound(error: unknown): boolean {
+  const status =
+    (error as { cause?: { response?: { status?: number } } })?.cause?.response
+      ?.status ?? (error as { status?: number })?.status;
+  return status === 404;
+}
+
+class GitLabHostClient implements GitHostClient {
+  readonly kind = 'gitlab';
+
+  constructor(private readonly api: GitLabApi) {}
+
+  async ensurePushWebhook(
+    repository: ParsedRepositoryUrl,
+    hook: PushWebhook,
+    options: { setSecret: boolean },
+  ) {
+    const hooks = await this.api.ProjectHooks.all(repository.path);
+    const settings = {
+      token: hook.secret,
+      pushEvents: true,
+      enableSslVerification: hook.url.startsWith('https:'),
+    };
+    const existing = hooks.find(h => h.url === hook.url);
+    if (existing) {
+      if (options.setSecret || !existing.push_events) {
+        await this.api.ProjectHooks.edit(
+          repository.path,
+          existing.id,
+          hook.url,
+          settings,
+        );
+      }
+      return { id: String(existing.id), created: false };
+    }
+    const created = await this.api.ProjectHooks.add(
+      repository.path,
+      hook.url,
+      settings,
+    );
+    return { id: String(created.id), created: true };
+  }
+
+  async removeWebhook(repository: ParsedRepositoryUrl, id: string) {
+    try {
+      await this.api.ProjectHooks.remove(repository.path, Number(id));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async setCommitStatus(
+    repository: ParsedRepositoryUrl,
+    sha: string,
+    status: CommitStatus,
+  ) {
+    await this.api.Commits.editStatus(repository.path, sha, status.state, {
+      name: status.context,
+      description: shortDescription(status.description),
+      targetUrl: status.targetUrl,
+    });
+  }
+}
+
+class GitHubHostClient implements GitHostClient {
+  readonly kind = 'github';
+
+  constructor(
+    private readonly octokit: (
+      repository: ParsedRepositoryUrl,
+    ) => Promise<Octokit>,
+  ) {}
+
+  async ensurePushWebhook(
+    repository: ParsedRepositoryUrl,
+    hook: PushWebhook,
+    options: { setSecret: boolean },
+  ) {
+    const octokit = await this.octokit(repository);
+    const { owner, repo } = ownerAndRepo(repository);
+    const config = {
+      url: hook.url,
+      // The events backend parses JSON bodies only.
+      content_type: 'json',
+      secret: hook.secret,
+      insecure_ssl: '0',
+    };
+    const hooks = await octokit.paginate(octokit.repos.listWebhooks, {
+      owner,
+      repo,
+      per_page: 100,
+    });
+    const existing = hooks.find(h => h.config.url === hook.url);
+    if (existing) {
+      if (options.setSecret || !existing.events.includes('push')) {
+        await octokit.repos.updateWebhook({
+          owner,
+          repo,
+          hook_id: existing.id,
+          config,
+          events: ['push'],
+          active: true,
+        });
+      }
+      return { id: String(existing.id), created: false };
+    }
+    const { data } = await octokit.repos.createWebhook({
+      owner,
+      repo,
+      name: 'web',
+      active: true,
+      events: ['push'],
+      config,
+    });
+    return { id: String(data.id), created: true };
+  }
+
+  async removeWebhook(repository: ParsedRepositoryUrl, id: string) {
+    const octokit = await this.octokit(repository);
+    try {
+      await octokit.repos.deleteWebhook({
+        ...ownerAndRepo(repository),
+        hook_id: Number(id),
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async setCommitStatus(
+    repository: ParsedRepositoryUrl,
+    sha: string,
+    status: CommitStatus,
+  ) {
+    const octokit = await this.octokit(repository);
+    await octokit.repos.createCommitStatus({
+      ...ownerAndRepo(repository),
+      sha,
+      state: status.state === 'failed' ? 'failure' : status.state,
+      context: status.context,
+      description: shortDescription(status.description),
+      target_url: status.targetUrl,
+    });
+  }
+}
+
+function ownerAndRepo(repository: ParsedRepositoryUrl) {
+  const [owner, repo, ...rest] = repository.path.split('/');
+  if (!owner || !repo || rest.length > 0) {
+    throw new Error(
+      `${repository.path} is not a GitHub repository path (owner/repo)`,
+    );
+  }
+  return { owner, repo };
+}
+
+/**
+ * The Git host clients of `integrations.gitlab` and `integrations.github`, by
+ * repository host. GitHub credentials come from Backstage's credentials provider
+ * (a token or a GitHub App installation).
+ */
+export class GitHosts {
+  private readonly clients = new Map<string, GitHostClient | undefined>();
+  private readonly githubCredentials: DefaultGithubCredentialsProvider;
+
+  static fromConfig(config: Config): GitHosts {
+    return new GitHosts(ScmIntegrations.fromConfig(config));
+  }
+
+  private constructor(private readonly integrations: ScmIntegrations) {
+    this.githubCredentials =
+      DefaultGithubCredentialsProvider.fromIntegrations(integrations);
+  }
+
+  /** The client for a Git repository's host, or undefined when it is not configured. */
+  for(repository: ParsedRepositoryUrl): GitHostClient | undefined {
+    if (repository.kind !== 'git') return undefined;
+    if (!this.clients.has(repository.host)) {
+      this.clients.set(repository.host, this.make(repository.host));
+    }
+    return this.clients.get(repository.host);
+  }
+
+  private make(host: string): GitHostClient | undefined {
+    const gitlab = gitlabApiFor(this.integrations, host);
+    if (gitlab) return new GitLabHostClient(gitlab);
+    const github = this.integrations.github.byHost(host)?.config;
+    if (!github) return undefined;
+    return new GitHubHostClient(async repository => {
+      const { token } = await this.githubCredentials.getCredentials({
+        url: `https://${repository.host}/${repository.path}`,
+      });
+      return new Octokit({ auth: token, baseUrl: github.apiBaseUrl });
+    });
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  WebhookRegistrar,
+  readWebhookSettings,
+  eventsBaseUrl,
+} from './WebhookRegistrar';
+export type { WebhookSettings } from './WebhookRegistrar';
