@@ -73,5 +73,39 @@ export interface Config {
        */
       includeConsumers?: boolean;
     };
+    /**
+     * Push webhooks the backend creates on the Git host (GitLab project hook, GitHub
+     * repository webhook) for every registered Git delivery repository. They post to
+     * the events backend's ingress with the secret its module checks
+     * (`events.modules.gitlab.webhookSecret` / `events.modules.github.webhookSecret`);
+     * a host kind without that secret gets no hooks.
+     */
+    webhooks?: {
+      /**
+       * Off removes the hooks the backend created.
+       * @default true
+       */
+      register?: boolean;
+      /**
+       * The backend's URL as the Git host reaches it, when that is not the external URL
+       * of discovery (`backend.baseUrl`), e.g. a public ingress in front of Backstage.
+       */
+      baseUrl?: string;
+    };
+    /**
+     * Commit statuses for syncs the backend set off (a push through a receiver, a CI
+     * notify): `pending`, then `success` or `failed` per cluster and Kustomization.
+     */
+    commitStatus?: {
+      /**
+       * @default true
+       */
+      enabled?: boolean;
+      /**
+       * How long a sync may take before the commit gets `failed`.
+       * @default { minutes: 10 }
+       */
+      timeout?: HumanDuration | string;
+    };
   };
 }

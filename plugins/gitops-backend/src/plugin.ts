@@ -11,6 +11,7 @@ import { OperationRunner } from './actions/OperationRunner';
 import { entityObjectsFromStatus } from './actions/entityObjects';
 import { createEntityActionRoutes } from './actions/router';
 import { FluxCache } from './cache';
+import { CommitStatusReporter, readCommitStatusSettings } from './commitStatus';
 import {
   createClusterRoutes,
   DefaultClusterRegistry,
@@ -24,6 +25,8 @@ import {
   DeliveryRepositoryCatalogSync,
 } from './deliveryRepositories';
 import { DatabaseReceiverStore } from './database/DatabaseReceiverStore';
+import { DatabaseWebhookStore } from './database/DatabaseWebhookStore';
+import { GitHosts } from './gitHosts';
 import {
   createReceiverRoutes,
   gitHostNames,
@@ -35,6 +38,7 @@ import {
 } from './receivers';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
+import { readWebhookSettings, WebhookRegistrar } from './webhooks';
 
 /**
  * The GitOps backend plugin: Flux status, sync and receivers for catalog entities.
@@ -51,6 +55,7 @@ export const gitopsPlugin = createBackendPlugin({
         catalog: catalogServiceRef,
         config: coreServices.rootConfig,
         database: coreServices.database,
+        discovery: coreServices.discovery,
         events: eventsServiceRef,
         httpAuth: coreServices.httpAuth,
         httpRouter: coreServices.httpRouter,
@@ -135,8 +140,34 @@ export const gitopsPlugin = createBackendPlugin({
           initialDelay: { seconds: 5 },
           fn: () => receiverManager.run(),
         });
+        const gitHosts = GitHosts.fromConfig(deps.config);
+        const webhookRegistrar = new WebhookRegistrar({
+          deliveries: deliveryRepositories,
+          store: await DatabaseWebhookStore.create(deps),
+          hosts: gitHosts,
+          settings: readWebhookSettings(deps.config),
+          discovery: deps.discovery,
+          logger: logger.child({ task: 'webhooks' }),
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'gitops-webhooks',
+          scope: 'global',
+          frequency: { minutes: 1 },
+          timeout: { minutes: 5 },
+          // After the first catalog sync has registered the annotated repositories.
+          initialDelay: { seconds: 10 },
+          fn: () => webhookRegistrar.run(),
+        });
+        const reporter = new CommitStatusReporter({
+          cache,
+          hosts: gitHosts,
+          deliveries: deliveryRepositories,
+          settings: readCommitStatusSettings(deps.config),
+          logger: logger.child({ task: 'commit-status' }),
+        });
         const pushRelay = new PushRelay({
           store: receivers,
+          reporter,
           trigger: new ReceiverTrigger({
             clusterOf: name => registry.get(name),
             webhookPathOf: receiver => {

@@ -56,6 +56,10 @@ export function backstageConfigFor(world: SandboxWorld): string {
         ],
       },
     },
+    // GitLab's push hooks are checked against it; the GitOps backend creates the hooks.
+    events: {
+      modules: { gitlab: { webhookSecret: world.backstageWebhookSecret } },
+    },
     gitops: {
       // Lets the demo register clusters at runtime (tokens stored encrypted with it).
       encryptionSecret: world.backstageEncryptionSecret,

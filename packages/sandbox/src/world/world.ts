@@ -40,6 +40,8 @@ export interface SandboxWorld {
   backstageServiceToken: string;
   /** The backend's `gitops.encryptionSecret` for the demo. */
   backstageEncryptionSecret: string;
+  /** The events backend's `events.modules.gitlab.webhookSecret` for the demo. */
+  backstageWebhookSecret: string;
   cluster(name: string): SandboxCluster;
   stop(): Promise<void>;
 }
@@ -116,6 +118,7 @@ export async function startWorld(
       demo,
       backstageServiceToken: randomToken('backstage-demo'),
       backstageEncryptionSecret: randomToken('gitops-encryption'),
+      backstageWebhookSecret: randomToken('gitlab-webhook'),
       cluster(name) {
         const cluster = clusters.get(name);
         if (!cluster) throw new Error(`No cluster "${name}" in the sandbox`);

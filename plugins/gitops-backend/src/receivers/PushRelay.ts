@@ -2,6 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { ManagedReceiver } from '@backstage-gitops/plugin-gitops-common';
 import { parseRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
 import { z } from 'zod';
+import { CommitStatusReporter } from '../commitStatus';
 import { ReceiverStore } from '../database/ReceiverStore';
 import { ReceiverTrigger, TriggerOutcome } from './ReceiverTrigger';
 
@@ -10,7 +11,16 @@ export const PUSH_TOPICS = ['gitlab.push', 'github.push'];
 
 const DELIVERY_IDS_KEPT = 1_000;
 
+const sha = z
+  .string()
+  .regex(/^[0-9a-f]{40}$/)
+  .nullish()
+  .catch(undefined);
+
 const gitlabPush = z.object({
+  ref: z.string().optional().catch(undefined),
+  after: sha,
+  checkout_sha: sha,
   project: z.object({
     git_http_url: z.string().optional(),
     git_ssh_url: z.string().optional(),
@@ -18,6 +28,9 @@ const gitlabPush = z.object({
   }),
 });
 const githubPush = z.object({
+  ref: z.string().optional().catch(undefined),
+  after: sha,
+  deleted: z.boolean().optional().catch(undefined),
   repository: z.object({
     clone_url: z.string().optional(),
     ssh_url: z.string().optional(),
@@ -32,21 +45,46 @@ function header(metadata: Metadata, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The repository URLs a push event names, or an error naming what is missing. */
-export function pushedRepositoryUrls(
-  topic: string,
-  payload: unknown,
-): string[] {
+/** What a push event says: the repository's URLs, and the ref and commit it moved to. */
+export interface Push {
+  urls: string[];
+  ref?: string;
+  /** The new head; absent when the ref was deleted. */
+  sha?: string;
+}
+
+const DELETED = '0'.repeat(40);
+const present = (url: string | undefined): url is string => !!url;
+
+/** Reads a push event, or throws an error naming what is missing. */
+export function readPush(topic: string, payload: unknown): Push {
   if (topic === 'gitlab.push') {
-    const { project } = gitlabPush.parse(payload);
-    return [project.git_http_url, project.git_ssh_url, project.web_url].filter(
-      (url): url is string => !!url,
-    );
+    const push = gitlabPush.parse(payload);
+    const { project } = push;
+    // `checkout_sha` is null when the branch was deleted; `after` is then all zeros.
+    const head = push.checkout_sha ?? push.after ?? undefined;
+    return {
+      urls: [project.git_http_url, project.git_ssh_url, project.web_url].filter(
+        present,
+      ),
+      ref: push.ref,
+      sha: head && head !== DELETED ? head : undefined,
+    };
   }
-  const { repository } = githubPush.parse(payload);
-  return [repository.clone_url, repository.ssh_url, repository.html_url].filter(
-    (url): url is string => !!url,
-  );
+  const push = githubPush.parse(payload);
+  const { repository } = push;
+  return {
+    urls: [
+      repository.clone_url,
+      repository.ssh_url,
+      repository.html_url,
+    ].filter(present),
+    ref: push.ref,
+    sha:
+      push.after && !push.deleted && push.after !== DELETED
+        ? push.after
+        : undefined,
+  };
 }
 
 /**
@@ -63,6 +101,8 @@ export class PushRelay {
     private readonly options: {
       store: Pick<ReceiverStore, 'list'>;
       trigger: Pick<ReceiverTrigger, 'trigger'>;
+      /** Reports the pushed commit's sync back to the Git host. */
+      reporter?: Pick<CommitStatusReporter, 'follow'>;
       logger: LoggerService;
     },
   ) {}
@@ -83,9 +123,9 @@ export class PushRelay {
       }
       this.remember(deliveryId);
     }
-    let urls: string[];
+    let push: Push;
     try {
-      urls = pushedRepositoryUrls(event.topic, event.eventPayload);
+      push = readPush(event.topic, event.eventPayload);
     } catch (error) {
       logger.warn(
         `Ignoring a ${event.topic} event without a repository URL: ${String(
@@ -95,6 +135,7 @@ export class PushRelay {
       return [];
     }
     const repositories = new Set<string>();
+    const { urls } = push;
     for (const url of urls) {
       try {
         repositories.add(parseRepositoryUrl(url).normalized);
@@ -115,11 +156,34 @@ export class PushRelay {
       logger.debug(`No managed receiver for the push to ${urls.join(', ')}`);
     }
     return Promise.all(
-      receivers.map(async receiver => ({
-        receiver,
-        ...(await this.options.trigger.trigger(receiver)),
-      })),
+      receivers.map(async receiver => {
+        const outcome = await this.options.trigger.trigger(receiver);
+        this.report(receiver, push);
+        return { receiver, ...outcome };
+      }),
     );
+  }
+
+  /** Follows the sync in the background: the push is answered already. */
+  private report(receiver: ManagedReceiver, push: Push) {
+    const { reporter, logger } = this.options;
+    if (!reporter || !push.sha) return;
+    reporter
+      .follow({
+        cluster: receiver.cluster,
+        source: {
+          kind: receiver.source.kind,
+          namespace: receiver.namespace,
+          name: receiver.source.name,
+        },
+        sha: push.sha,
+        ref: push.ref,
+      })
+      .catch(error =>
+        logger.warn(
+          `Reporting the sync of ${push.sha} failed: ${String(error)}`,
+        ),
+      );
   }
 
   private remember(deliveryId: string) {

@@ -3,7 +3,9 @@ import { CachedEvent, CachedFluxObject } from '../cache/types';
 import { FluxStatusItem, KStatus } from './types';
 
 const EVENTS_PER_ITEM = 10;
-const OCI_REVISION = 'org.opencontainers.image.revision';
+/** OCI artifact annotations Flux copies into `status.artifact.metadata`. */
+export const OCI_REVISION = 'org.opencontainers.image.revision';
+export const OCI_SOURCE = 'org.opencontainers.image.source';
 
 // What the cluster sent is not trusted: a malformed field is dropped, never fatal.
 const optional = <T extends z.ZodTypeAny>(schema: T) =>
@@ -44,6 +46,11 @@ const specSchema = z.object({
 
 type Condition = z.infer<typeof conditionSchema>;
 
+/** The status fields the plugin reads, each dropped when malformed. */
+export function fluxStatusOf(object: Pick<CachedFluxObject, 'status'>) {
+  return statusSchema.parse(object.status ?? {});
+}
+
 /**
  * kstatus as `flux` computes it: deletion → Terminating; generation not yet observed or
  * `Reconciling=True` → InProgress; `Stalled=True` → Failed; otherwise Current.
@@ -52,7 +59,7 @@ export function kstatusOf(
   object: Pick<CachedFluxObject, 'metadata' | 'status'>,
 ): KStatus {
   if (object.metadata.deletionTimestamp) return 'Terminating';
-  const status = statusSchema.parse(object.status ?? {});
+  const status = fluxStatusOf(object);
   const isTrue = (type: string) =>
     status.conditions.some(c => c.type === type && c.status === 'True');
   const { generation } = object.metadata;
@@ -93,7 +100,7 @@ export function toStatusItem(
   events: CachedEvent[],
 ): FluxStatusItem {
   const { namespace, name } = object.metadata;
-  const status = statusSchema.parse(object.status ?? {});
+  const status = fluxStatusOf(object);
   const spec = specSchema.parse(object.spec ?? {});
   const inventory = status.inventory?.entries.map(entry => entry.id);
   return withoutUndefined<FluxStatusItem>({

@@ -1,0 +1,317 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
+import { Config, readDurationFromConfig } from '@backstage/config';
+import { parseEntityRef } from '@backstage/catalog-model';
+import { durationToMilliseconds } from '@backstage/types';
+import {
+  DeliveryRepository,
+  parseRepositoryUrl,
+  ParsedRepositoryUrl,
+} from '@backstage-gitops/plugin-gitops-common';
+import { FluxObjectRef } from '../actions/fluxKinds';
+import { FluxCache } from '../cache';
+import { CachedFluxObject } from '../cache/types';
+import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
+import { CommitStatus, describeGitHostError, GitHosts } from '../gitHosts';
+import {
+  fluxStatusOf,
+  OCI_REVISION,
+  OCI_SOURCE,
+  shaOfRevision,
+} from '../status/statusItem';
+
+const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const DEFAULT_POLL_MS = 1_000;
+
+export interface CommitStatusSettings {
+  /** `gitops.commitStatus.enabled` (default true). */
+  enabled: boolean;
+  /** How long a sync may take before the commit gets `failed` (default 10 minutes). */
+  timeoutMs: number;
+  /** The app's URL (`app.baseUrl`), for the statuses' link to the entity's GitOps tab. */
+  appBaseUrl?: string;
+}
+
+export function readCommitStatusSettings(config: Config): CommitStatusSettings {
+  const timeout = config.has('gitops.commitStatus.timeout')
+    ? durationToMilliseconds(
+        readDurationFromConfig(config, { key: 'gitops.commitStatus.timeout' }),
+      )
+    : DEFAULT_TIMEOUT_MS;
+  return {
+    enabled: config.getOptionalBoolean('gitops.commitStatus.enabled') ?? true,
+    timeoutMs: timeout,
+    appBaseUrl: config.getOptionalString('app.baseUrl')?.replace(/\/+$/, ''),
+  };
+}
+
+/** A sync the backend set off (a push through a receiver, or a CI notify). */
+export interface TriggeredSync {
+  cluster: string;
+  source: FluxObjectRef;
+  /** The commit to report on: the pushed one, or the one an OCI artifact was built from. */
+  sha: string;
+  /** For a push: the pushed ref, e.g. `refs/heads/main`; a source following another ref is skipped. */
+  ref?: string;
+  /** The Git repository of the commit when the source does not name it (OCI without `org.opencontainers.image.source`). */
+  gitRepository?: ParsedRepositoryUrl;
+}
+
+/** How a Kustomization's sync of a commit ended. */
+export interface SyncOutcome {
+  cluster: string;
+  kustomization: FluxObjectRef;
+  sha: string;
+  state: 'success' | 'failed';
+  description: string;
+  /** The entity whose delivery the Kustomization applies, when one is registered. */
+  entityRef?: string;
+  targetUrl?: string;
+  durationMs: number;
+}
+
+/**
+ * Reports a triggered sync back on the commit: `pending` at once, then `success` or
+ * `failed` per cluster and Kustomization (context `gitops/<cluster>/<namespace>/<name>`),
+ * linking to the entity's GitOps tab. It follows the watch cache, so it asks no cluster:
+ * a Kustomization has synced the commit when it applied the source artifact holding it
+ * and is Ready; it failed when its attempt at that artifact left it not Ready.
+ */
+export class CommitStatusReporter {
+  constructor(
+    private readonly options: {
+      cache: Pick<FluxCache, 'get' | 'consumersOfSource' | 'isStale'>;
+      hosts: Pick<GitHosts, 'for'>;
+      deliveries: Pick<DeliveryRepositoryStore, 'list'>;
+      settings: CommitStatusSettings;
+      logger: LoggerService;
+      /** Called once per Kustomization when its sync of the commit ended. */
+      onOutcome?: (outcome: SyncOutcome) => void | Promise<void>;
+      pollMs?: number;
+    },
+  ) {}
+
+  /** Follows the sync on every Kustomization of the source; resolves when all ended. */
+  async follow(sync: TriggeredSync): Promise<SyncOutcome[]> {
+    if (!this.options.settings.enabled) return [];
+    const { cache, logger } = this.options;
+    const source = cache.get(
+      sync.cluster,
+      sync.source.kind,
+      sync.source.namespace,
+      sync.source.name,
+    );
+    if (!source || (sync.ref && !followsRef(source, sync.ref))) return [];
+    const gitRepository = sync.gitRepository ?? commitRepositoryOf(source);
+    const host = gitRepository && this.options.hosts.for(gitRepository);
+    if (!gitRepository || !host) {
+      logger.debug(
+        `No Git host to report ${sync.sha} of ${sync.source.kind} ${sync.source.namespace}/${sync.source.name} to`,
+      );
+      return [];
+    }
+    const kustomizations = cache
+      .consumersOfSource(sync.cluster, sync.source)
+      .filter(consumer => consumer.kind === 'Kustomization');
+    return Promise.all(
+      kustomizations.map(async kustomization => {
+        const started = Date.now();
+        const ref = {
+          kind: 'Kustomization' as const,
+          namespace: kustomization.metadata.namespace,
+          name: kustomization.metadata.name,
+        };
+        const entityRef = await this.entityOf(source, kustomization, sync);
+        const targetUrl = entityRef && this.tabUrl(entityRef);
+        const context = `gitops/${sync.cluster}/${ref.namespace}/${ref.name}`;
+        const post = (status: Omit<CommitStatus, 'context' | 'targetUrl'>) =>
+          host
+            .setCommitStatus(gitRepository, sync.sha, {
+              ...status,
+              context,
+              targetUrl,
+            })
+            .catch(error =>
+              logger.warn(
+                `Could not set the ${status.state} status of ${sync.sha.slice(
+                  0,
+                  8,
+                )} on ${gitRepository.path}: ${describeGitHostError(error)}`,
+              ),
+            );
+        await post({
+          state: 'pending',
+          description: `Syncing on ${sync.cluster}`,
+        });
+        const end = await this.waitForEnd(sync, ref);
+        const durationMs = Date.now() - started;
+        const seconds = (durationMs / 1000).toFixed(1);
+        const description =
+          end.state === 'success'
+            ? `Applied on ${sync.cluster} in ${seconds} s`
+            : `Failed on ${sync.cluster}: ${end.message}`;
+        await post({ state: end.state, description });
+        const outcome: SyncOutcome = {
+          cluster: sync.cluster,
+          kustomization: ref,
+          sha: sync.sha,
+          state: end.state,
+          description,
+          entityRef,
+          targetUrl,
+          durationMs,
+        };
+        logger.info(
+          `Commit ${sync.sha.slice(0, 8)} on ${sync.cluster} ${ref.namespace}/${
+            ref.name
+          }: ${end.state} (${description})`,
+        );
+        await this.options.onOutcome?.(outcome);
+        return outcome;
+      }),
+    );
+  }
+
+  private async waitForEnd(
+    sync: TriggeredSync,
+    kustomization: FluxObjectRef,
+  ): Promise<{ state: 'success' | 'failed'; message: string }> {
+    const { cache, settings } = this.options;
+    const deadline = Date.now() + settings.timeoutMs;
+    const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
+    let waitingFor = 'the source to fetch the commit';
+    for (;;) {
+      const source = cache.get(
+        sync.cluster,
+        sync.source.kind,
+        sync.source.namespace,
+        sync.source.name,
+      );
+      const ks = cache.get(
+        sync.cluster,
+        'Kustomization',
+        kustomization.namespace,
+        kustomization.name,
+      );
+      if (!source || !ks) {
+        return { state: 'failed', message: 'the object was deleted' };
+      }
+      const artifact = artifactHolding(source, sync.sha);
+      if (artifact) {
+        waitingFor = 'the Kustomization to apply it';
+        const status = fluxStatusOf(ks);
+        const ready = status.conditions.find(c => c.type === 'Ready');
+        const observed =
+          ks.metadata.generation === undefined ||
+          (status.observedGeneration ?? 0) >= ks.metadata.generation;
+        if (
+          observed &&
+          ready?.status === 'True' &&
+          status.lastAppliedRevision === artifact
+        ) {
+          return { state: 'success', message: ready.message ?? '' };
+        }
+        if (
+          observed &&
+          ready?.status === 'False' &&
+          status.lastAttemptedRevision === artifact
+        ) {
+          return {
+            state: 'failed',
+            message: ready.message ?? ready.reason ?? 'not Ready',
+          };
+        }
+      }
+      if (Date.now() >= deadline) {
+        return {
+          state: 'failed',
+          message: `still waiting for ${waitingFor} after ${Math.round(
+            settings.timeoutMs / 1000,
+          )} s`,
+        };
+      }
+      await new Promise(resolve => setTimeout(resolve, pollMs));
+    }
+  }
+
+  /** The entity whose delivery path holds the Kustomization's path, or the only one of the repository. */
+  private async entityOf(
+    source: CachedFluxObject,
+    kustomization: CachedFluxObject,
+    sync: TriggeredSync,
+  ): Promise<string | undefined> {
+    let normalizedUrl: string;
+    try {
+      normalizedUrl = parseRepositoryUrl(String(source.spec.url)).normalized;
+    } catch {
+      return undefined;
+    }
+    const deliveries = (
+      await this.options.deliveries.list({ normalizedUrl })
+    ).filter(d => !d.clusters || d.clusters.includes(sync.cluster));
+    const path = trimPath(String(kustomization.spec.path ?? ''));
+    const byPath = deliveries.find(
+      (d: DeliveryRepository) =>
+        d.path &&
+        (path === trimPath(d.path) || path.startsWith(`${trimPath(d.path)}/`)),
+    );
+    const entities = new Set(deliveries.map(d => d.entityRef));
+    return (
+      byPath?.entityRef ?? (entities.size === 1 ? [...entities][0] : undefined)
+    );
+  }
+
+  private tabUrl(entityRef: string): string | undefined {
+    if (!this.options.settings.appBaseUrl) return undefined;
+    const { kind, namespace, name } = parseEntityRef(entityRef);
+    return `${this.options.settings.appBaseUrl}/catalog/${encodeURIComponent(
+      namespace,
+    )}/${encodeURIComponent(
+      kind.toLocaleLowerCase('en-US'),
+    )}/${encodeURIComponent(name)}/gitops`;
+  }
+}
+
+function trimPath(path: string): string {
+  return path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+}
+
+/** Whether a GitRepository follows the pushed ref (Flux's default is the `master` branch). */
+function followsRef(source: CachedFluxObject, pushedRef: string): boolean {
+  if (source.kind !== 'GitRepository') return true;
+  const ref = (source.spec.ref ?? {}) as Record<string, unknown>;
+  if (typeof ref.name === 'string') return ref.name === pushedRef;
+  if (ref.commit || ref.tag || ref.semver) return false;
+  const branch = typeof ref.branch === 'string' ? ref.branch : 'master';
+  return pushedRef === `refs/heads/${branch}`;
+}
+
+/** The source's artifact revision when its artifact holds the commit, else undefined. */
+function artifactHolding(
+  source: CachedFluxObject,
+  sha: string,
+): string | undefined {
+  const artifact = fluxStatusOf(source).artifact;
+  if (!artifact?.revision) return undefined;
+  const commit =
+    source.kind === 'OCIRepository'
+      ? shaOfRevision(artifact.metadata?.[OCI_REVISION])
+      : shaOfRevision(artifact.revision);
+  return commit === sha ? artifact.revision : undefined;
+}
+
+/** The Git repository a source's commits live in: its URL, or an OCI artifact's `org.opencontainers.image.source`. */
+function commitRepositoryOf(
+  source: CachedFluxObject,
+): ParsedRepositoryUrl | undefined {
+  const url =
+    source.kind === 'OCIRepository'
+      ? fluxStatusOf(source).artifact?.metadata?.[OCI_SOURCE]
+      : source.spec.url;
+  if (typeof url !== 'string') return undefined;
+  try {
+    const parsed = parseRepositoryUrl(url);
+    return parsed.kind === 'git' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

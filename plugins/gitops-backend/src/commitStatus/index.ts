@@ -1,0 +1,9 @@
+export {
+  CommitStatusReporter,
+  readCommitStatusSettings,
+} from './CommitStatusReporter';
+export type {
+  CommitStatusSettings,
+  SyncOutcome,
+  TriggeredSync,
+} from './CommitStatusReporter';

@@ -1,0 +1,417 @@
+import {
+  coreServices,
+  createBackendModule,
+  createServiceFactory,
+} from '@backstage/backend-plugin-api';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import eventsPlugin from '@backstage/plugin-events-backend';
+import {
+  createGitlabTokenValidator,
+  GitlabEventRouter,
+} from '@backstage/plugin-events-backend-module-gitlab';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { eventsExtensionPoint } from '@backstage/plugin-events-node/alpha';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { eventually } from './__testUtils__/eventually';
+import { gitopsPlugin } from './plugin';
+
+jest.setTimeout(120_000);
+
+const WEBHOOK_SECRET = 'the-events-module-secret';
+const CLUSTERS = ['dev', 'prod'];
+const NS = 'flux-system';
+const GIT = {
+  apiVersion: 'source.toolkit.fluxcd.io/v1',
+  kind: 'GitRepository',
+};
+const KUSTOMIZATION = {
+  apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+  kind: 'Kustomization',
+};
+const RECEIVER = {
+  apiVersion: 'notification.toolkit.fluxcd.io/v1',
+  kind: 'Receiver',
+};
+
+/**
+ * The events backend's GitLab module, from its own validator and router: the package's
+ * default export loads them with `import()`, which Jest cannot run without VM modules.
+ */
+const gitlabEventsModule = createBackendModule({
+  pluginId: 'events',
+  moduleId: 'gitlab-for-test',
+  register(env) {
+    env.registerInit({
+      deps: {
+        config: coreServices.rootConfig,
+        extension: eventsExtensionPoint,
+        events: eventsServiceRef,
+      },
+      async init({ config, extension, events }) {
+        extension.addHttpPostIngress({
+          topic: 'gitlab',
+          validator: createGitlabTokenValidator(config),
+        });
+        await new GitlabEventRouter({ events }).subscribe();
+      },
+    });
+  },
+});
+
+interface GitLabStatus {
+  name: string;
+  status: string;
+  target_url: string | null;
+  description: string | null;
+}
+
+/**
+ * Immediate reconciliation end to end, over real HTTP: the plugin registers the GitLab
+ * project hook and the Flux Receivers itself; a commit makes GitLab post its Push Hook
+ * to the events backend's GitLab ingress, the plugin calls each cluster's receiver,
+ * Flux reconciles, and the commit gets its statuses. The sources poll only every hour,
+ * so nothing but the webhook can make the sync this fast.
+ */
+describe('a git push, end to end', () => {
+  let world: SandboxWorld;
+  let dataDir: string;
+  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  const scheduler = mockServices.scheduler();
+  const sharedEvents = mockServices.events();
+  const auth = {
+    Authorization: mockCredentials.user.header('user:default/guest'),
+  };
+  const project = () =>
+    encodeURIComponent(world.demo.project.pathWithNamespace);
+  const gitlabApi = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${world.gitlab.url}/api/v4${path}`, {
+      headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin },
+    });
+    if (!res.ok) throw new Error(`GitLab ${path}: ${res.status}`);
+    return res.json() as Promise<T>;
+  };
+  const receiverRequests = () =>
+    CLUSTERS.map(name => world.cluster(name).notification.requests.length);
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gitops-push-'));
+    world = await startWorld({ dataDir, sourceInterval: '1h' });
+    const backend = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        eventsPlugin,
+        gitlabEventsModule,
+        // One in-process bus for all plugins: the test backend's default is one per plugin.
+        createServiceFactory({
+          service: eventsServiceRef,
+          deps: {},
+          factory: () => sharedEvents,
+        }),
+        // Tasks run only when the test triggers them.
+        createServiceFactory({
+          service: coreServices.scheduler,
+          deps: {},
+          factory: () => scheduler,
+        }),
+        mockServices.rootConfig.factory({
+          data: {
+            app: { baseUrl: 'http://localhost:3000' },
+            events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
+            kubernetes: {
+              clusterLocatorMethods: [
+                {
+                  type: 'config',
+                  clusters: [...world.clusters.values()].map(cluster => ({
+                    name: cluster.name,
+                    url: cluster.api.url,
+                    authProvider: 'serviceAccount',
+                    serviceAccountToken: cluster.tokens.backstage,
+                    caData: cluster.caData,
+                  })),
+                },
+              ],
+            },
+            gitops: {
+              clusters: [...world.clusters.values()].map(cluster => ({
+                name: cluster.name,
+                receiverUrl: cluster.receiver.url,
+              })),
+            },
+            integrations: {
+              gitlab: [
+                {
+                  host: new URL(world.gitlab.url).host,
+                  baseUrl: world.gitlab.url,
+                  apiBaseUrl: `${world.gitlab.url}/api/v4`,
+                  token: world.demo.tokens.gitlabAdmin,
+                },
+              ],
+            },
+          },
+        }),
+        catalogServiceMock.factory({
+          entities: [
+            {
+              apiVersion: 'backstage.io/v1alpha1',
+              kind: 'Component',
+              metadata: { name: 'podinfo', namespace: 'default' },
+              spec: {
+                type: 'service',
+                owner: 'user:default/guest',
+                lifecycle: 'production',
+              },
+            },
+          ],
+        }),
+        mockServices.permissions.mock({
+          authorize: async requests =>
+            requests.map(() => ({ result: AuthorizeResult.ALLOW })),
+        }).factory,
+      ],
+    });
+    server = backend.server;
+    const registered = await request(server)
+      .post('/api/gitops/delivery-repositories')
+      .set(auth)
+      .send({
+        entityRef: 'component:default/podinfo',
+        url: world.demo.project.httpUrl,
+        path: 'apps/podinfo',
+      });
+    if (registered.status !== 201) {
+      throw new Error(`Registering the repository failed: ${registered.text}`);
+    }
+
+    // The scheduled tasks, run as the scheduler would once the caches are in sync.
+    await eventually('a Receiver on each cluster', async () => {
+      await scheduler.triggerTask('gitops-receivers');
+      const res = await request(server).get('/api/gitops/receivers').set(auth);
+      return (
+        res.body.items?.filter(
+          (r: { source: { kind: string } }) =>
+            r.source.kind === 'GitRepository',
+        ).length === CLUSTERS.length
+      );
+    });
+    await eventually('Flux to report each webhook path', () =>
+      CLUSTERS.every(
+        name =>
+          (
+            world
+              .cluster(name)
+              .api.store.get(RECEIVER, NS, 'gitops-git-team-delivery')
+              ?.status as { webhookPath?: string } | undefined
+          )?.webhookPath,
+      ),
+    );
+    await scheduler.triggerTask('gitops-webhooks');
+    // The watch caches see the webhook paths a moment after the clusters store them.
+    await new Promise(resolve => setTimeout(resolve, 1_000));
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('registers the project hook to the events ingress', async () => {
+    const hooks = await gitlabApi<Array<{ url: string; push_events: boolean }>>(
+      `/projects/${project()}/hooks`,
+    );
+    expect(hooks).toEqual([
+      expect.objectContaining({
+        url: expect.stringMatching(
+          /^http:\/\/localhost:\d+\/api\/events\/http\/gitlab$/,
+        ),
+        push_events: true,
+      }),
+    ]);
+  });
+
+  it('reconciles both clusters through their receivers and sets success on the commit', async () => {
+    const pushedAt = Date.now();
+    const sha = await world.gitlab.api.commitFiles(
+      world.demo.project.pathWithNamespace,
+      {
+        files: { 'notes/push.md': `Pushed at ${new Date().toISOString()}\n` },
+        message: 'A push that should reconcile at once',
+      },
+    );
+    await world.gitlab.api.waitForHooks();
+    const delivery = world.gitlab.api
+      .hookDeliveries()
+      .find(d => d.event === 'Push Hook' && (d.payload as any).after === sha);
+    expect(delivery?.statusCode).toBe(202);
+
+    const readyAt = await eventually(
+      'podinfo on both clusters at the pushed commit',
+      () =>
+        CLUSTERS.every(name => {
+          const status = world
+            .cluster(name)
+            .api.store.get(KUSTOMIZATION, NS, 'podinfo')?.status as
+            | { lastAppliedRevision?: string; conditions?: any[] }
+            | undefined;
+          const ready = status?.conditions?.find(c => c.type === 'Ready');
+          return (
+            String(status?.lastAppliedRevision).endsWith(sha) &&
+            ready?.status === 'True'
+          );
+        }) && Date.now(),
+      30_000,
+    );
+    // eslint-disable-next-line no-console
+    console.info(
+      `push → podinfo Ready on ${CLUSTERS.join(' and ')}: ${
+        readyAt - pushedAt
+      } ms (source interval 1h)`,
+    );
+
+    const receivers = await request(server)
+      .get('/api/gitops/receivers')
+      .set(auth);
+    const gitReceivers = receivers.body.items.filter(
+      (r: { source: { kind: string } }) => r.source.kind === 'GitRepository',
+    );
+    expect(gitReceivers).toHaveLength(CLUSTERS.length);
+    for (const receiver of gitReceivers) {
+      expect(receiver).toMatchObject({ lastResult: 'succeeded' });
+    }
+
+    const statuses = await eventually(
+      'success statuses for podinfo on both clusters',
+      async () => {
+        const latest = await gitlabApi<GitLabStatus[]>(
+          `/projects/${project()}/repository/commits/${sha}/statuses`,
+        );
+        const ours = latest.filter(s => s.name.startsWith('gitops/'));
+        return CLUSTERS.every(cluster =>
+          ours.some(
+            s =>
+              s.name === `gitops/${cluster}/${NS}/podinfo` &&
+              s.status === 'success',
+          ),
+        )
+          ? ours
+          : undefined;
+      },
+    );
+    expect(
+      statuses.find(s => s.name === `gitops/dev/${NS}/podinfo`),
+    ).toMatchObject({
+      target_url:
+        'http://localhost:3000/catalog/default/component/podinfo/gitops',
+      description: expect.stringMatching(/^Applied on dev in \d+\.\d s$/),
+    });
+    // Every Kustomization of the source is reported (GitLab updates a status of the
+    // same name in place, from pending to success).
+    expect(statuses.map(s => s.name).sort()).toEqual(
+      CLUSTERS.flatMap(cluster =>
+        ['infrastructure', 'payments', 'podinfo'].map(
+          name => `gitops/${cluster}/${NS}/${name}`,
+        ),
+      ).sort(),
+    );
+  });
+
+  it("sets failed, with Flux's reason, when the pushed commit does not apply", async () => {
+    const broken = await world.gitlab.api.commitFiles(
+      world.demo.project.pathWithNamespace,
+      {
+        files: {
+          'apps/podinfo/dev/kustomization.yaml':
+            'resources:\n  - ../does-not-exist\n',
+        },
+        message: 'Break podinfo on dev',
+      },
+    );
+    const failed = await eventually(
+      'a failed status for podinfo on dev',
+      async () =>
+        (
+          await gitlabApi<GitLabStatus[]>(
+            `/projects/${project()}/repository/commits/${broken}/statuses`,
+          )
+        ).find(
+          s => s.name === `gitops/dev/${NS}/podinfo` && s.status === 'failed',
+        ),
+      30_000,
+    );
+    expect(failed.description).toMatch(/^Failed on dev: .*does-not-exist/);
+    // The other Kustomizations applied the same commit.
+    const prod = await eventually('prod reported', async () =>
+      (
+        await gitlabApi<GitLabStatus[]>(
+          `/projects/${project()}/repository/commits/${broken}/statuses`,
+        )
+      ).find(
+        s => s.name === `gitops/prod/${NS}/podinfo` && s.status !== 'pending',
+      ),
+    );
+    expect(prod.status).toBe('success');
+
+    const repaired = await world.gitlab.api.commitFiles(
+      world.demo.project.pathWithNamespace,
+      {
+        files: {
+          'apps/podinfo/dev/kustomization.yaml': await world.gitlab.api
+            .repository(world.demo.project.pathWithNamespace)
+            .readFile(`${broken}~1`, 'apps/podinfo/dev/kustomization.yaml')
+            .then(content => String(content)),
+        },
+        message: 'Repair podinfo on dev',
+      },
+    );
+    await eventually('podinfo on dev repaired', async () =>
+      (
+        await gitlabApi<GitLabStatus[]>(
+          `/projects/${project()}/repository/commits/${repaired}/statuses`,
+        )
+      ).some(
+        s => s.name === `gitops/dev/${NS}/podinfo` && s.status === 'success',
+      ),
+    );
+  });
+
+  it('refuses a push with a forged token before anything reaches a cluster', async () => {
+    const before = receiverRequests();
+    const annotations = () =>
+      CLUSTERS.map(
+        name =>
+          world.cluster(name).api.store.get(GIT, NS, 'team-delivery')?.metadata
+            .annotations?.['reconcile.fluxcd.io/requestedAt'],
+      );
+    const annotationsBefore = annotations();
+    const payload = {
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      after: 'a'.repeat(40),
+      checkout_sha: 'a'.repeat(40),
+      project: { git_http_url: world.demo.project.httpUrl },
+    };
+    for (const token of ['not-the-secret', undefined]) {
+      const forged = request(server)
+        .post('/api/events/http/gitlab')
+        .set('Content-Type', 'application/json')
+        .set('X-Gitlab-Event', 'Push Hook');
+      const res = await (token
+        ? forged.set('X-Gitlab-Token', token)
+        : forged
+      ).send(payload);
+      expect(res.status).toBe(403);
+    }
+    await new Promise(resolve => setTimeout(resolve, 500));
+    expect(receiverRequests()).toEqual(before);
+    expect(annotations()).toEqual(annotationsBefore);
+  });
+});
