@@ -36,6 +36,7 @@ import {
   ReceiverManager,
   ReceiverTrigger,
 } from './receivers';
+import { createNotifyRoutes, DeliveryNotifier } from './notify';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 import { readWebhookSettings, WebhookRegistrar } from './webhooks';
@@ -224,6 +225,17 @@ export const gitopsPlugin = createBackendPlugin({
                 permissions,
               }),
               createReceiverRoutes({ store: receivers, httpAuth, permissions }),
+              createNotifyRoutes({
+                notifier: new DeliveryNotifier({
+                  cache,
+                  deliveries: deliveryRepositories,
+                  runner,
+                  reporter,
+                  permissions,
+                  logger: logger.child({ task: 'notify' }),
+                }),
+                httpAuth,
+              }),
               createEntityActionRoutes({
                 runner,
                 operations,

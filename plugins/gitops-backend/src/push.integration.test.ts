@@ -17,7 +17,11 @@ import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { eventsExtensionPoint } from '@backstage/plugin-events-node/alpha';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
+import {
+  pullArtifact,
+  SandboxWorld,
+  startWorld,
+} from '@backstage-gitops/sandbox';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +168,16 @@ describe('a git push, end to end', () => {
             {
               apiVersion: 'backstage.io/v1alpha1',
               kind: 'Component',
+              metadata: { name: 'storefront', namespace: 'default' },
+              spec: {
+                type: 'service',
+                owner: 'group:default/team-apps',
+                lifecycle: 'production',
+              },
+            },
+            {
+              apiVersion: 'backstage.io/v1alpha1',
+              kind: 'Component',
               metadata: { name: 'podinfo', namespace: 'default' },
               spec: {
                 type: 'service',
@@ -188,8 +202,17 @@ describe('a git push, end to end', () => {
         url: world.demo.project.httpUrl,
         path: 'apps/podinfo',
       });
-    if (registered.status !== 201) {
-      throw new Error(`Registering the repository failed: ${registered.text}`);
+    const registeredOci = await request(server)
+      .post('/api/gitops/delivery-repositories')
+      .set(auth)
+      .send({
+        entityRef: 'component:default/storefront',
+        url: world.demo.ociUrl,
+      });
+    if (registered.status !== 201 || registeredOci.status !== 201) {
+      throw new Error(
+        `Registering the repositories failed: ${registered.text} ${registeredOci.text}`,
+      );
     }
 
     // The scheduled tasks, run as the scheduler would once the caches are in sync.
@@ -413,5 +436,135 @@ describe('a git push, end to end', () => {
     await new Promise(resolve => setTimeout(resolve, 500));
     expect(receiverRequests()).toEqual(before);
     expect(annotations()).toEqual(annotationsBefore);
+  });
+
+  describe('CI notify', () => {
+    // A service principal, as a Backstage external access token gives.
+    const ci = { Authorization: mockCredentials.service.header() };
+    const notify = (body: object, headers: Record<string, string> = ci) =>
+      request(server).post('/api/gitops/notify').set(headers).send(body);
+
+    it('reconciles the OCI sources at once and reports on the commit the artifact was built from', async () => {
+      const sha = await world.gitlab.api.commitFiles(
+        world.demo.project.pathWithNamespace,
+        {
+          files: {
+            'apps/storefront/notes.md': `Built at ${new Date().toISOString()}\n`,
+          },
+          message: 'Storefront: a change CI packages as an artifact',
+        },
+      );
+      // The sandbox's CI pushes `latest` built from the commit, as the demo's pipeline does.
+      const workDir = await mkdtemp(join(tmpdir(), 'gitops-pull-'));
+      const artifact = await eventually(
+        'the pipeline to push latest',
+        async () => {
+          const pulled = await pullArtifact({
+            url: world.demo.ociUrl,
+            insecure: true,
+            credentials: {
+              username: world.demo.tokens.ciPushToken.username,
+              password: world.demo.tokens.ciPushToken.token,
+            },
+            ref: { tag: 'latest' },
+            destination: workDir,
+          });
+          return pulled.metadata['org.opencontainers.image.revision']?.endsWith(
+            sha,
+          )
+            ? pulled
+            : undefined;
+        },
+        30_000,
+      );
+      await rm(workDir, { recursive: true, force: true });
+
+      const notifiedAt = Date.now();
+      const res = await notify({
+        repository: world.demo.ociUrl,
+        tag: 'latest',
+        digest: artifact.digest,
+        commit: sha,
+      });
+      expect(res.status).toBe(202);
+      expect(
+        res.body.items.map((op: any) => `${op.cluster}/${op.target.name}`),
+      ).toEqual(
+        expect.arrayContaining(
+          CLUSTERS.map(cluster => `${cluster}/storefront`),
+        ),
+      );
+      for (const operation of res.body.items) {
+        expect(operation).toMatchObject({
+          entityRef: 'component:default/storefront',
+          action: 'reconcile',
+          withSource: true,
+        });
+      }
+
+      const finished = await eventually('every operation Ready', async () => {
+        const operations = await Promise.all(
+          res.body.items.map(
+            async (op: { id: string }) =>
+              (
+                await request(server)
+                  .get(`/api/gitops/operations/${op.id}`)
+                  .set(auth)
+              ).body,
+          ),
+        );
+        return operations.every(op => op.status === 'succeeded') && operations;
+      });
+      // eslint-disable-next-line no-console
+      console.info(
+        `notify → storefront Ready on ${CLUSTERS.join(' and ')}: ${
+          Date.now() - notifiedAt
+        } ms (source interval 1h)`,
+      );
+      expect(finished).toHaveLength(CLUSTERS.length);
+
+      const statuses = await eventually('success on the commit', async () => {
+        const latest = await gitlabApi<GitLabStatus[]>(
+          `/projects/${project()}/repository/commits/${sha}/statuses`,
+        );
+        const ours = CLUSTERS.map(cluster =>
+          latest.find(s => s.name === `gitops/${cluster}/${NS}/storefront`),
+        );
+        return ours.every(s => s?.status === 'success') && ours;
+      });
+      expect(statuses[0]).toMatchObject({
+        target_url:
+          'http://localhost:3000/catalog/default/component/storefront/gitops',
+      });
+    });
+
+    it('answers 400, 403 and 404 for bad notifications, starting nothing', async () => {
+      const bad = await notify({
+        repository: world.demo.ociUrl,
+        commit: 'abc',
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.message).toMatch(
+        /commit: must be a full 40-character commit sha/,
+      );
+
+      const tagOnGit = await notify({
+        repository: world.demo.project.httpUrl,
+        tag: 'latest',
+      });
+      expect(tagOnGit.status).toBe(400);
+      expect(tagOnGit.body.error.message).toMatch(/is a Git repository/);
+
+      const unknown = await notify({
+        repository: 'https://gitlab.example.com/nobody/nothing.git',
+      });
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error.message).toMatch(
+        /is not a registered delivery repository/,
+      );
+
+      const asUser = await notify({ repository: world.demo.ociUrl }, auth);
+      expect(asUser.status).toBe(403);
+    });
   });
 });

@@ -3,7 +3,6 @@ import { Config, readDurationFromConfig } from '@backstage/config';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { durationToMilliseconds } from '@backstage/types';
 import {
-  DeliveryRepository,
   parseRepositoryUrl,
   ParsedRepositoryUrl,
 } from '@backstage-gitops/plugin-gitops-common';
@@ -11,6 +10,7 @@ import { FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache';
 import { CachedFluxObject } from '../cache/types';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
+import { deliveryEntityOf } from '../deliveryRepositories/entityOfObject';
 import { CommitStatus, describeGitHostError, GitHosts } from '../gitHosts';
 import {
   fluxStatusOf,
@@ -120,7 +120,12 @@ export class CommitStatusReporter {
           namespace: kustomization.metadata.namespace,
           name: kustomization.metadata.name,
         };
-        const entityRef = await this.entityOf(source, kustomization, sync);
+        const entityRef = await deliveryEntityOf(
+          this.options.deliveries,
+          sync.cluster,
+          source,
+          kustomization,
+        );
         const targetUrl = entityRef && this.tabUrl(entityRef);
         const context = `gitops/${sync.cluster}/${ref.namespace}/${ref.name}`;
         const post = (status: Omit<CommitStatus, 'context' | 'targetUrl'>) =>
@@ -233,33 +238,6 @@ export class CommitStatusReporter {
     }
   }
 
-  /** The entity whose delivery path holds the Kustomization's path, or the only one of the repository. */
-  private async entityOf(
-    source: CachedFluxObject,
-    kustomization: CachedFluxObject,
-    sync: TriggeredSync,
-  ): Promise<string | undefined> {
-    let normalizedUrl: string;
-    try {
-      normalizedUrl = parseRepositoryUrl(String(source.spec.url)).normalized;
-    } catch {
-      return undefined;
-    }
-    const deliveries = (
-      await this.options.deliveries.list({ normalizedUrl })
-    ).filter(d => !d.clusters || d.clusters.includes(sync.cluster));
-    const path = trimPath(String(kustomization.spec.path ?? ''));
-    const byPath = deliveries.find(
-      (d: DeliveryRepository) =>
-        d.path &&
-        (path === trimPath(d.path) || path.startsWith(`${trimPath(d.path)}/`)),
-    );
-    const entities = new Set(deliveries.map(d => d.entityRef));
-    return (
-      byPath?.entityRef ?? (entities.size === 1 ? [...entities][0] : undefined)
-    );
-  }
-
   private tabUrl(entityRef: string): string | undefined {
     if (!this.options.settings.appBaseUrl) return undefined;
     const { kind, namespace, name } = parseEntityRef(entityRef);
@@ -269,10 +247,6 @@ export class CommitStatusReporter {
       kind.toLocaleLowerCase('en-US'),
     )}/${encodeURIComponent(name)}/gitops`;
   }
-}
-
-function trimPath(path: string): string {
-  return path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
 }
 
 /** Whether a GitRepository follows the pushed ref (Flux's default is the `master` branch). */

@@ -4,3 +4,4 @@ export {
   readSyncFrequency,
 } from './DeliveryRepositoryCatalogSync';
 export { createDeliveryRepositoryRoutes } from './router';
+export { deliveryEntityOf } from './entityOfObject';

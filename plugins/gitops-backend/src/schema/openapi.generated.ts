@@ -527,6 +527,71 @@ export const spec = {
         }
       }
     },
+    "/notify": {
+      "post": {
+        "operationId": "Notify",
+        "summary": "A CI pipeline says what it pushed; the matching Flux sources are reconciled with their Kustomizations.",
+        "description": "Authenticated with a Backstage external access token (a service principal; user tokens are refused with 403), allowed gitops.entity.reconcile on the entities whose delivery it is. Every Flux source of the registered repository on the clusters it is registered for, following what was pushed, is reconciled with its Kustomizations (as `flux reconcile kustomization --with-source`), each as an operation followed to Ready. With a commit, the commit gets a status per cluster and Kustomization (for an OCI artifact, the Git repository is its `org.opencontainers.image.source`).",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "repository": {
+                    "type": "string",
+                    "description": "The registered delivery repository, a Git URL or the oci:// URL of the artifact."
+                  },
+                  "commit": {
+                    "type": "string",
+                    "description": "The Git commit pushed, or the one the OCI artifact was built from (40 hex digits)."
+                  },
+                  "tag": {
+                    "type": "string",
+                    "description": "OCI only, the tag pushed."
+                  },
+                  "digest": {
+                    "type": "string",
+                    "description": "OCI only, the digest pushed (sha256:...)."
+                  }
+                },
+                "required": [
+                  "repository"
+                ],
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Started; follow each with GET /operations/{id}.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Operation"
+                      }
+                    }
+                  },
+                  "required": [
+                    "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
     "/clusters": {
       "get": {
         "operationId": "ListClusters",

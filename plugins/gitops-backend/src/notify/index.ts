@@ -1,0 +1,3 @@
+export { DeliveryNotifier, notifyBodySchema } from './DeliveryNotifier';
+export type { NotifyInput } from './DeliveryNotifier';
+export { createNotifyRoutes } from './router';
