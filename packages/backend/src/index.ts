@@ -29,6 +29,9 @@ backend.add(import('@backstage/plugin-events-backend'));
 backend.add(import('@backstage/plugin-events-backend-module-gitlab'));
 backend.add(import('@backstage/plugin-events-backend-module-github'));
 
+// Sync failures reach the owners of the entity (the GitOps backend sends them).
+backend.add(import('@backstage/plugin-notifications-backend'));
+
 backend.add(import('@backstage/plugin-kubernetes-backend'));
 backend.add(import('@backstage/plugin-user-settings-backend'));
 

@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { notificationService } from '@backstage/plugin-notifications-node';
 import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { gitopsPermissions } from '@backstage-gitops/plugin-gitops-common';
 import { FluxActions } from './actions/FluxActions';
@@ -11,7 +12,11 @@ import { OperationRunner } from './actions/OperationRunner';
 import { entityObjectsFromStatus } from './actions/entityObjects';
 import { createEntityActionRoutes } from './actions/router';
 import { FluxCache } from './cache';
-import { CommitStatusReporter, readCommitStatusSettings } from './commitStatus';
+import {
+  CommitStatusReporter,
+  notifyOwnersOfFailure,
+  readCommitStatusSettings,
+} from './commitStatus';
 import {
   createClusterRoutes,
   DefaultClusterRegistry,
@@ -62,6 +67,7 @@ export const gitopsPlugin = createBackendPlugin({
         httpRouter: coreServices.httpRouter,
         lifecycle: coreServices.lifecycle,
         logger: coreServices.logger,
+        notifications: notificationService,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
         scheduler: coreServices.scheduler,
@@ -165,6 +171,7 @@ export const gitopsPlugin = createBackendPlugin({
           deliveries: deliveryRepositories,
           settings: readCommitStatusSettings(deps.config),
           logger: logger.child({ task: 'commit-status' }),
+          onOutcome: notifyOwnersOfFailure(deps.notifications, logger),
         });
         const pushRelay = new PushRelay({
           store: receivers,
@@ -224,7 +231,13 @@ export const gitopsPlugin = createBackendPlugin({
                 httpAuth,
                 permissions,
               }),
-              createReceiverRoutes({ store: receivers, httpAuth, permissions }),
+              createReceiverRoutes({
+                store: receivers,
+                deliveries: catalogSync,
+                catalog,
+                httpAuth,
+                permissions,
+              }),
               createNotifyRoutes({
                 notifier: new DeliveryNotifier({
                   cache,

@@ -310,6 +310,19 @@ describe('a git push, end to end', () => {
     for (const receiver of gitReceivers) {
       expect(receiver).toMatchObject({ lastResult: 'succeeded' });
     }
+    // The entity's own view lists the receivers of its delivery repository only.
+    const ofPodinfo = await request(server)
+      .get('/api/gitops/entities/component/default/podinfo/receivers')
+      .set(auth);
+    expect(ofPodinfo.status).toBe(200);
+    expect(
+      ofPodinfo.body.items.map(
+        (r: { cluster: string; name: string; lastResult: string }) =>
+          `${r.cluster}/${r.name}: ${r.lastResult}`,
+      ),
+    ).toEqual(
+      CLUSTERS.map(cluster => `${cluster}/gitops-git-team-delivery: succeeded`),
+    );
 
     const statuses = await eventually(
       'success statuses for podinfo on both clusters',

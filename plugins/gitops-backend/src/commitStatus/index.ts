@@ -7,3 +7,4 @@ export type {
   SyncOutcome,
   TriggeredSync,
 } from './CommitStatusReporter';
+export { notifyOwnersOfFailure } from './ownerNotifications';

@@ -527,6 +527,49 @@ export const spec = {
         }
       }
     },
+    "/entities/{kind}/{namespace}/{name}/receivers": {
+      "get": {
+        "operationId": "ListEntityReceivers",
+        "summary": "The managed Flux Receivers of the entity's delivery repositories, with their last trigger (gitops.entity.read).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/kind"
+          },
+          {
+            "$ref": "#/components/parameters/namespace"
+          },
+          {
+            "$ref": "#/components/parameters/name"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The receivers.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/ManagedReceiver"
+                      }
+                    }
+                  },
+                  "required": [
+                    "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
     "/notify": {
       "post": {
         "operationId": "Notify",

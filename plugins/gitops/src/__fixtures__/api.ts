@@ -1,5 +1,5 @@
 import { GitOpsApi } from '../api';
-import { auditRecords, status } from './status';
+import { auditRecords, receivers, status } from './status';
 
 /** A GitOps API answering with the fixtures; every method a jest mock to override. */
 export function fakeGitOpsApi(
@@ -15,6 +15,7 @@ export function fakeGitOpsApi(
       throw new Error('no operation');
     }),
     getAudit: jest.fn(async () => auditRecords),
+    getReceivers: jest.fn(async () => receivers),
     ...overrides,
   } as jest.Mocked<GitOpsApi>;
 }

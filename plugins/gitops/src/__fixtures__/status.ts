@@ -3,6 +3,7 @@ import {
   AuditRecord,
   EntityStatus,
   FluxStatusItem,
+  ManagedReceiver,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
 
@@ -187,5 +188,31 @@ export const auditRecords: AuditRecord[] = [
     outcome: 'succeeded',
     at: new Date(Date.now() - 3_600_000).toISOString(),
     durationMs: 1200,
+  },
+];
+
+export const receivers: ManagedReceiver[] = [
+  {
+    cluster: 'dev',
+    namespace: 'flux-system',
+    name: 'gitops-git-team-delivery',
+    source: { kind: 'GitRepository', name: 'team-delivery' },
+    repository: 'git:gitlab.example.com/team/delivery',
+    createdAt: '2026-11-25T08:00:00Z',
+    updatedAt: '2026-11-25T08:00:00Z',
+    lastTriggeredAt: '2026-11-25T09:00:00Z',
+    lastResult: 'succeeded',
+  },
+  {
+    cluster: 'prod',
+    namespace: 'flux-system',
+    name: 'gitops-git-team-delivery',
+    source: { kind: 'GitRepository', name: 'team-delivery' },
+    repository: 'git:gitlab.example.com/team/delivery',
+    createdAt: '2026-11-25T08:00:00Z',
+    updatedAt: '2026-11-25T08:00:00Z',
+    lastTriggeredAt: '2026-11-25T09:00:00Z',
+    lastResult: 'fallback',
+    lastMessage: 'the receiver answered 503; requestedAt annotated',
   },
 ];

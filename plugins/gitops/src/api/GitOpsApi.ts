@@ -2,6 +2,7 @@ import { createApiRef } from '@backstage/core-plugin-api';
 import {
   AuditRecord,
   EntityStatus,
+  ManagedReceiver,
   FluxObjectRef,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
@@ -49,6 +50,8 @@ export interface GitOpsApi {
   getOperation(id: string): Promise<Operation>;
   /** The entity's audit trail, newest first. */
   getAudit(entityRef: string): Promise<AuditRecord[]>;
+  /** The Flux Receivers the backend keeps for the entity's delivery repositories. */
+  getReceivers(entityRef: string): Promise<ManagedReceiver[]>;
 }
 
 /** @public */

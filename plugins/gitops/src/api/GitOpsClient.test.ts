@@ -116,6 +116,18 @@ describe('GitOpsClient', () => {
     );
   });
 
+  it('reads the receivers of an entity', async () => {
+    const receivers = [{ cluster: 'dev', name: 'gitops-git-team-delivery' }];
+    const fetch = answering(200, { items: receivers });
+    const client = new GitOpsClient({ discoveryApi, fetchApi: { fetch } });
+    await expect(
+      client.getReceivers('component:default/podinfo'),
+    ).resolves.toEqual(receivers);
+    expect(fetch).toHaveBeenCalledWith(
+      `${base}/entities/component/default/podinfo/receivers`,
+    );
+  });
+
   it('turns an error response into a ResponseError', async () => {
     const fetch = answering(403, {
       error: { name: 'NotAllowedError', message: 'nope' },

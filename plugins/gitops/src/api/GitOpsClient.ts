@@ -4,6 +4,7 @@ import { ResponseError } from '@backstage/errors';
 import {
   AuditRecord,
   EntityStatus,
+  ManagedReceiver,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
 import {
@@ -83,6 +84,13 @@ export class GitOpsClient implements GitOpsApi {
   async getAudit(entityRef: string): Promise<AuditRecord[]> {
     const { items } = await this.request<{ items: AuditRecord[] }>(
       `${entityPath(entityRef)}/audit`,
+    );
+    return items;
+  }
+
+  async getReceivers(entityRef: string): Promise<ManagedReceiver[]> {
+    const { items } = await this.request<{ items: ManagedReceiver[] }>(
+      `${entityPath(entityRef)}/receivers`,
     );
     return items;
   }

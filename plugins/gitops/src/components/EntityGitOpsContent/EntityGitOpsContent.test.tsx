@@ -87,6 +87,9 @@ describe('EntityGitOpsContent', () => {
     expect(await screen.findByTestId('gitops-history')).toHaveTextContent(
       'guest',
     );
+    expect(await screen.findByTestId('gitops-receivers')).toHaveTextContent(
+      'gitops-git-team-delivery',
+    );
   });
 
   it('disables Sync with the reason when permission is denied', async () => {

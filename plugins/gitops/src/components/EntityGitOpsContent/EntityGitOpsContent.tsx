@@ -22,6 +22,7 @@ import {
 } from '@backstage-gitops/plugin-gitops-common';
 import { useActionPermissions, useEntityStatus } from '../common';
 import { HistoryCard } from '../HistoryCard';
+import { ReceiversCard } from '../ReceiversCard';
 import { ClusterCard } from './ClusterCard';
 
 function splitList(value: string | undefined): string[] {
@@ -144,6 +145,9 @@ function GitOpsStatus() {
       </Grid>
       <Grid item xs={12}>
         <HistoryCard entityRef={entityRef} version={historyVersion} />
+      </Grid>
+      <Grid item xs={12}>
+        <ReceiversCard entityRef={entityRef} version={historyVersion} />
       </Grid>
       <Grid item xs={12}>
         <InfoCard title="Delivery">

@@ -1,0 +1,1 @@
+export { ReceiversCard } from './ReceiversCard';
