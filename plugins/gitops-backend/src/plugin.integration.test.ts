@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { gitopsPlugin } from './plugin';
+import { sandboxBackendConfig } from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
 
@@ -82,30 +83,7 @@ describe('the GitOps backend against the sandbox', () => {
         gitopsPlugin,
         mockServices.rootConfig.factory({
           data: {
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [...world.clusters.values()].map(cluster => ({
-                    name: cluster.name,
-                    url: cluster.api.url,
-                    authProvider: 'serviceAccount',
-                    serviceAccountToken: cluster.tokens.backstage,
-                    caData: cluster.caData,
-                  })),
-                },
-              ],
-            },
-            integrations: {
-              gitlab: [
-                {
-                  host: new URL(world.gitlab.url).host,
-                  baseUrl: world.gitlab.url,
-                  apiBaseUrl: `${world.gitlab.url}/api/v4`,
-                  token: world.demo.tokens.gitlabAdmin,
-                },
-              ],
-            },
+            ...sandboxBackendConfig(world),
           },
         }),
         catalogServiceMock.factory({

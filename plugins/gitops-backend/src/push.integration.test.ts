@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
 import { gitopsPlugin } from './plugin';
+import { sandboxBackendConfig } from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
 
@@ -129,37 +130,14 @@ describe('a git push, end to end', () => {
         }),
         mockServices.rootConfig.factory({
           data: {
+            ...sandboxBackendConfig(world),
             app: { baseUrl: 'http://localhost:3000' },
             events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
-            kubernetes: {
-              clusterLocatorMethods: [
-                {
-                  type: 'config',
-                  clusters: [...world.clusters.values()].map(cluster => ({
-                    name: cluster.name,
-                    url: cluster.api.url,
-                    authProvider: 'serviceAccount',
-                    serviceAccountToken: cluster.tokens.backstage,
-                    caData: cluster.caData,
-                  })),
-                },
-              ],
-            },
             gitops: {
               clusters: [...world.clusters.values()].map(cluster => ({
                 name: cluster.name,
                 receiverUrl: cluster.receiver.url,
               })),
-            },
-            integrations: {
-              gitlab: [
-                {
-                  host: new URL(world.gitlab.url).host,
-                  baseUrl: world.gitlab.url,
-                  apiBaseUrl: `${world.gitlab.url}/api/v4`,
-                  token: world.demo.tokens.gitlabAdmin,
-                },
-              ],
             },
           },
         }),

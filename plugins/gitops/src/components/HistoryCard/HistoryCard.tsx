@@ -1,10 +1,4 @@
-import {
-  InfoCard,
-  Progress,
-  ResponseErrorPanel,
-  StatusError,
-  StatusOK,
-} from '@backstage/core-components';
+import { InfoCard, StatusError, StatusOK } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import {
   Table,
@@ -14,10 +8,8 @@ import {
   TableRow,
   Typography,
 } from '@material-ui/core';
-import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import { gitopsApiRef } from '../../api';
-import { elapsed, relativeTime, STATUS_REFRESH_MS } from '../common';
+import { elapsed, PolledListBody, relativeTime } from '../common';
 
 /** Strips `user:default/` from an actor ref for display. */
 function actorName(actor: string): string {
@@ -36,68 +28,59 @@ export function HistoryCard(props: {
 }) {
   const { entityRef, version } = props;
   const gitopsApi = useApi(gitopsApiRef);
-  const audit = useAsyncRetry(
-    () => gitopsApi.getAudit(entityRef),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [gitopsApi, entityRef, version],
+  return (
+    <InfoCard title="History">
+      <PolledListBody
+        load={() => gitopsApi.getAudit(entityRef)}
+        deps={[gitopsApi, entityRef, version]}
+        empty="No one has synced, suspended or resumed this entity's Flux objects yet."
+      >
+        {records => (
+          <Table size="small" data-testid="gitops-history">
+            <TableHead>
+              <TableRow>
+                <TableCell>When</TableCell>
+                <TableCell>Who</TableCell>
+                <TableCell>Action</TableCell>
+                <TableCell>Object</TableCell>
+                <TableCell>Cluster</TableCell>
+                <TableCell>Outcome</TableCell>
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {records.map(record => (
+                <TableRow key={record.id}>
+                  <TableCell title={record.at}>
+                    {relativeTime(record.at)}
+                  </TableCell>
+                  <TableCell title={record.actor}>
+                    {actorName(record.actor)}
+                  </TableCell>
+                  <TableCell>{record.action}</TableCell>
+                  <TableCell>
+                    {record.target.kind} {record.target.namespace}/
+                    {record.target.name}
+                  </TableCell>
+                  <TableCell>{record.cluster}</TableCell>
+                  <TableCell>
+                    {record.outcome === 'succeeded' ? (
+                      <StatusOK>succeeded</StatusOK>
+                    ) : (
+                      <StatusError>failed</StatusError>
+                    )}{' '}
+                    in {elapsed(record.durationMs)}
+                    {record.message && (
+                      <Typography variant="caption" display="block">
+                        {record.message}
+                      </Typography>
+                    )}
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+      </PolledListBody>
+    </InfoCard>
   );
-  useInterval(audit.retry, STATUS_REFRESH_MS);
-
-  let body;
-  if (audit.error) {
-    body = <ResponseErrorPanel error={audit.error} />;
-  } else if (!audit.value) {
-    body = <Progress />;
-  } else if (audit.value.length === 0) {
-    body = (
-      <Typography variant="body2" color="textSecondary">
-        No one has synced, suspended or resumed this entity's Flux objects yet.
-      </Typography>
-    );
-  } else {
-    body = (
-      <Table size="small" data-testid="gitops-history">
-        <TableHead>
-          <TableRow>
-            <TableCell>When</TableCell>
-            <TableCell>Who</TableCell>
-            <TableCell>Action</TableCell>
-            <TableCell>Object</TableCell>
-            <TableCell>Cluster</TableCell>
-            <TableCell>Outcome</TableCell>
-          </TableRow>
-        </TableHead>
-        <TableBody>
-          {audit.value.map(record => (
-            <TableRow key={record.id}>
-              <TableCell title={record.at}>{relativeTime(record.at)}</TableCell>
-              <TableCell title={record.actor}>
-                {actorName(record.actor)}
-              </TableCell>
-              <TableCell>{record.action}</TableCell>
-              <TableCell>
-                {record.target.kind} {record.target.namespace}/
-                {record.target.name}
-              </TableCell>
-              <TableCell>{record.cluster}</TableCell>
-              <TableCell>
-                {record.outcome === 'succeeded' ? (
-                  <StatusOK>succeeded</StatusOK>
-                ) : (
-                  <StatusError>failed</StatusError>
-                )}{' '}
-                in {elapsed(record.durationMs)}
-                {record.message && (
-                  <Typography variant="caption" display="block">
-                    {record.message}
-                  </Typography>
-                )}
-              </TableCell>
-            </TableRow>
-          ))}
-        </TableBody>
-      </Table>
-    );
-  }
-  return <InfoCard title="History">{body}</InfoCard>;
 }

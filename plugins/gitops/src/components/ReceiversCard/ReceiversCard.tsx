@@ -1,7 +1,5 @@
 import {
   InfoCard,
-  Progress,
-  ResponseErrorPanel,
   StatusError,
   StatusOK,
   StatusWarning,
@@ -16,10 +14,8 @@ import {
   TableRow,
   Typography,
 } from '@material-ui/core';
-import useAsyncRetry from 'react-use/esm/useAsyncRetry';
-import useInterval from 'react-use/esm/useInterval';
 import { gitopsApiRef } from '../../api';
-import { relativeTime, STATUS_REFRESH_MS } from '../common';
+import { PolledListBody, relativeTime } from '../common';
 
 function Result(props: { receiver: ManagedReceiver }) {
   const { lastResult, lastMessage } = props.receiver;
@@ -60,62 +56,50 @@ export function ReceiversCard(props: {
 }) {
   const { entityRef, version } = props;
   const gitopsApi = useApi(gitopsApiRef);
-  const receivers = useAsyncRetry(
-    () => gitopsApi.getReceivers(entityRef),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [gitopsApi, entityRef, version],
+  return (
+    <InfoCard title="Receivers">
+      <PolledListBody
+        load={() => gitopsApi.getReceivers(entityRef)}
+        deps={[gitopsApi, entityRef, version]}
+        empty="No managed receiver: pushes reach the clusters at the sources' interval. Receivers are kept for sources on a configured Git host."
+      >
+        {receivers => (
+          <Table size="small" data-testid="gitops-receivers">
+            <TableHead>
+              <TableRow>
+                <TableCell>Cluster</TableCell>
+                <TableCell>Receiver</TableCell>
+                <TableCell>Source</TableCell>
+                <TableCell>Last triggered</TableCell>
+                <TableCell>Result</TableCell>
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {receivers.map(receiver => (
+                <TableRow
+                  key={`${receiver.cluster}/${receiver.namespace}/${receiver.name}`}
+                >
+                  <TableCell>{receiver.cluster}</TableCell>
+                  <TableCell>
+                    {receiver.namespace}/{receiver.name}
+                  </TableCell>
+                  <TableCell>
+                    {receiver.source.kind} {receiver.source.name}
+                  </TableCell>
+                  <TableCell title={receiver.lastTriggeredAt}>
+                    {receiver.lastTriggeredAt
+                      ? relativeTime(receiver.lastTriggeredAt)
+                      : '—'}
+                  </TableCell>
+                  <TableCell>
+                    <Result receiver={receiver} />
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+      </PolledListBody>
+    </InfoCard>
   );
-  useInterval(receivers.retry, STATUS_REFRESH_MS);
-
-  let body;
-  if (receivers.error) {
-    body = <ResponseErrorPanel error={receivers.error} />;
-  } else if (!receivers.value) {
-    body = <Progress />;
-  } else if (receivers.value.length === 0) {
-    body = (
-      <Typography variant="body2" color="textSecondary">
-        No managed receiver: pushes reach the clusters at the sources' interval.
-        Receivers are kept for sources on a configured Git host.
-      </Typography>
-    );
-  } else {
-    body = (
-      <Table size="small" data-testid="gitops-receivers">
-        <TableHead>
-          <TableRow>
-            <TableCell>Cluster</TableCell>
-            <TableCell>Receiver</TableCell>
-            <TableCell>Source</TableCell>
-            <TableCell>Last triggered</TableCell>
-            <TableCell>Result</TableCell>
-          </TableRow>
-        </TableHead>
-        <TableBody>
-          {receivers.value.map(receiver => (
-            <TableRow
-              key={`${receiver.cluster}/${receiver.namespace}/${receiver.name}`}
-            >
-              <TableCell>{receiver.cluster}</TableCell>
-              <TableCell>
-                {receiver.namespace}/{receiver.name}
-              </TableCell>
-              <TableCell>
-                {receiver.source.kind} {receiver.source.name}
-              </TableCell>
-              <TableCell title={receiver.lastTriggeredAt}>
-                {receiver.lastTriggeredAt
-                  ? relativeTime(receiver.lastTriggeredAt)
-                  : '—'}
-              </TableCell>
-              <TableCell>
-                <Result receiver={receiver} />
-              </TableCell>
-            </TableRow>
-          ))}
-        </TableBody>
-      </Table>
-    );
-  }
-  return <InfoCard title="Receivers">{body}</InfoCard>;
 }

@@ -7,3 +7,4 @@ export { useActionPermissions } from './permissions';
 export { useGitOpsActions } from './useGitOpsActions';
 export { useEntityStatus, STATUS_REFRESH_MS } from './useEntityStatus';
 export type { ActionPermissions } from './permissions';
+export { PolledListBody } from './PolledListBody';

@@ -1,0 +1,34 @@
+import { SandboxWorld } from '@backstage-gitops/sandbox';
+
+/**
+ * The configuration a backend needs to reach a sandbox world: its clusters through the
+ * Kubernetes plugin's config locator and its GitLab as an integration.
+ */
+export function sandboxBackendConfig(world: SandboxWorld) {
+  return {
+    kubernetes: {
+      clusterLocatorMethods: [
+        {
+          type: 'config',
+          clusters: [...world.clusters.values()].map(cluster => ({
+            name: cluster.name,
+            url: cluster.api.url,
+            authProvider: 'serviceAccount',
+            serviceAccountToken: cluster.tokens.backstage,
+            caData: cluster.caData,
+          })),
+        },
+      ],
+    },
+    integrations: {
+      gitlab: [
+        {
+          host: new URL(world.gitlab.url).host,
+          baseUrl: world.gitlab.url,
+          apiBaseUrl: `${world.gitlab.url}/api/v4`,
+          token: world.demo.tokens.gitlabAdmin,
+        },
+      ],
+    },
+  };
+}
