@@ -102,6 +102,70 @@ test('the guest syncs podinfo after a push and sees the new revision Ready', asy
   });
 });
 
+/** Reads the GitLab API of the sandbox as its admin. */
+async function gitlabGet<T>(apiPath: string): Promise<T> {
+  const { gitlab } = world();
+  const response = await fetch(`${gitlab.apiUrl}${apiPath}`, {
+    headers: { 'PRIVATE-TOKEN': gitlab.adminToken },
+  });
+  expect(response.ok).toBe(true);
+  return (await response.json()) as T;
+}
+
+test('a push alone reaches the tab at once: hook, receiver, Ready, and success on the commit', async ({
+  page,
+}) => {
+  // The backend registers the project hook itself, shortly after it starts.
+  await expect
+    .poll(
+      async () =>
+        (
+          await gitlabGet<unknown[]>('/projects/team%2Fdelivery/hooks')
+        ).length,
+      { timeout: 60_000 },
+    )
+    .toBe(1);
+  await openGitOpsTab(page, 'podinfo');
+  await expect(page.getByTestId('gitops-receivers')).toBeVisible();
+
+  const pushedAt = Date.now();
+  const pushed = await pushToDelivery(
+    'apps/podinfo/dev/e2e-push.yaml',
+    `# pushed without a click at ${new Date().toISOString()}\n`,
+  );
+  for (const cluster of ['dev', 'prod']) {
+    await expect(
+      page.getByTestId(`gitops-revision-${cluster}-podinfo`),
+    ).toContainText(pushed.slice(0, 7), { timeout: 30_000 });
+  }
+  // eslint-disable-next-line no-console
+  console.log(`push → new revision on the tab: ${Date.now() - pushedAt} ms`);
+  await expect(page.getByTestId('gitops-receivers')).toContainText(
+    'receiver called',
+  );
+  await expect
+    .poll(
+      async () =>
+        (
+          await gitlabGet<Array<{ name: string; status: string }>>(
+            `/projects/team%2Fdelivery/repository/commits/${pushed}/statuses`,
+          )
+        )
+          .filter(status => status.name.endsWith('/flux-system/podinfo'))
+          .map(status => `${status.name} ${status.status}`)
+          .sort(),
+      { timeout: 30_000 },
+    )
+    .toEqual([
+      'gitops/dev/flux-system/podinfo success',
+      'gitops/prod/flux-system/podinfo success',
+    ]);
+  await page.screenshot({
+    path: path.join(screenshots, 'gitops-pushed.png'),
+    fullPage: true,
+  });
+});
+
 test('on the other team\u2019s entity the actions are disabled with the reason', async ({
   page,
 }) => {
