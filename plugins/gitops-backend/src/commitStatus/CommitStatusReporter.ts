@@ -44,6 +44,12 @@ export function readCommitStatusSettings(config: Config): CommitStatusSettings {
   };
 }
 
+/** How waiting for a Kustomization ended. */
+interface SyncEnd {
+  state: 'success' | 'failed' | 'canceled';
+  message: string;
+}
+
 /** A sync the backend set off (a push through a receiver, or a CI notify). */
 export interface TriggeredSync {
   cluster: string;
@@ -61,7 +67,8 @@ export interface SyncOutcome {
   cluster: string;
   kustomization: FluxObjectRef;
   sha: string;
-  state: 'success' | 'failed';
+  /** `canceled`: a newer commit reached the source before this one was applied. */
+  state: SyncEnd['state'];
   description: string;
   /** The entity whose delivery the Kustomization applies, when one is registered. */
   entityRef?: string;
@@ -150,10 +157,11 @@ export class CommitStatusReporter {
         const end = await this.waitForEnd(sync, ref);
         const durationMs = Date.now() - started;
         const seconds = (durationMs / 1000).toFixed(1);
-        const description =
-          end.state === 'success'
-            ? `Applied on ${sync.cluster} in ${seconds} s`
-            : `Failed on ${sync.cluster}: ${end.message}`;
+        const description = {
+          success: `Applied on ${sync.cluster} in ${seconds} s`,
+          failed: `Failed on ${sync.cluster}: ${end.message}`,
+          canceled: `Superseded on ${sync.cluster}: ${end.message}`,
+        }[end.state];
         await post({ state: end.state, description });
         const outcome: SyncOutcome = {
           cluster: sync.cluster,
@@ -179,11 +187,12 @@ export class CommitStatusReporter {
   private async waitForEnd(
     sync: TriggeredSync,
     kustomization: FluxObjectRef,
-  ): Promise<{ state: 'success' | 'failed'; message: string }> {
+  ): Promise<SyncEnd> {
     const { cache, settings } = this.options;
     const deadline = Date.now() + settings.timeoutMs;
     const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
     let waitingFor = 'the source to fetch the commit';
+    let initialRevision: string | undefined | null = null;
     for (;;) {
       const source = cache.get(
         sync.cluster,
@@ -200,7 +209,16 @@ export class CommitStatusReporter {
       if (!source || !ks) {
         return { state: 'failed', message: 'the object was deleted' };
       }
+      const current = fluxStatusOf(source).artifact?.revision;
+      if (initialRevision === null) initialRevision = current;
       const artifact = artifactHolding(source, sync.sha);
+      if (!artifact && current && current !== initialRevision) {
+        // The source moved past the commit (a later push): it will not be applied alone.
+        return {
+          state: 'canceled',
+          message: `the source moved on to ${current}`,
+        };
+      }
       if (artifact) {
         waitingFor = 'the Kustomization to apply it';
         const status = fluxStatusOf(ks);

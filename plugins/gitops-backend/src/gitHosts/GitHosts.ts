@@ -9,9 +9,12 @@ import { GitLabApi, gitlabApiFor } from './gitlabApi';
 
 export type GitHostKind = 'gitlab' | 'github';
 
-/** A commit status as both hosts take it; `failed` is GitHub's `failure`. */
+/**
+ * A commit status as both hosts take it; on GitHub `failed` is `failure` and
+ * `canceled` (superseded) is `error`, as it has no canceled state.
+ */
 export interface CommitStatus {
-  state: 'pending' | 'success' | 'failed';
+  state: 'pending' | 'success' | 'failed' | 'canceled';
   /** Names the status on the commit: one per cluster and Kustomization. */
   context: string;
   description: string;
@@ -61,6 +64,13 @@ function isNotFound(error: unknown): boolean {
       ?.status ?? (error as { status?: number })?.status;
   return status === 404;
 }
+
+const GITHUB_STATES = {
+  pending: 'pending',
+  success: 'success',
+  failed: 'failure',
+  canceled: 'error',
+} as const;
 
 class GitLabHostClient implements GitHostClient {
   readonly kind = 'gitlab';
@@ -193,7 +203,7 @@ class GitHubHostClient implements GitHostClient {
     await octokit.repos.createCommitStatus({
       ...ownerAndRepo(repository),
       sha,
-      state: status.state === 'failed' ? 'failure' : status.state,
+      state: GITHUB_STATES[status.state],
       context: status.context,
       description: shortDescription(status.description),
       target_url: status.targetUrl,
