@@ -92,6 +92,14 @@ export interface Config {
        */
       baseUrl?: string;
     };
+    /** The inventory of the credentials Flux uses (`GET /tokens`, `GET /tokens/report`). */
+    tokens?: {
+      /**
+       * How many days before its expiry the report flags a credential.
+       * @default 30
+       */
+      expiringWithinDays?: number;
+    };
     /**
      * Commit statuses for syncs the backend set off (a push through a receiver, a CI
      * notify): `pending`, then `success` or `failed` per cluster and Kustomization.

@@ -2,6 +2,8 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { PolicyQueryUser } from '@backstage/plugin-permission-node';
 import {
   gitopsClusterManagePermission,
+  gitopsTokensManagePermission,
+  gitopsTokensReadPermission,
   gitopsEntityReadPermission,
   gitopsEntityReconcilePermission,
   gitopsEntitySuspendPermission,
@@ -45,15 +47,24 @@ describe('GitOpsDemoPermissionPolicy', () => {
     },
   );
 
-  it('lets only administrators register clusters', async () => {
+  it.each([gitopsClusterManagePermission, gitopsTokensManagePermission])(
+    'lets only administrators have $name',
+    async permission => {
+      await expect(policy.handle({ permission }, guest)).resolves.toEqual({
+        result: AuthorizeResult.DENY,
+      });
+      await expect(
+        policy.handle(
+          { permission },
+          userOwning('user:default/root', 'group:default/platform-admins'),
+        ),
+      ).resolves.toEqual({ result: AuthorizeResult.ALLOW });
+    },
+  );
+
+  it('lets everyone read the token inventory', async () => {
     await expect(
-      policy.handle({ permission: gitopsClusterManagePermission }, guest),
-    ).resolves.toEqual({ result: AuthorizeResult.DENY });
-    await expect(
-      policy.handle(
-        { permission: gitopsClusterManagePermission },
-        userOwning('user:default/root', 'group:default/platform-admins'),
-      ),
+      policy.handle({ permission: gitopsTokensReadPermission }, guest),
     ).resolves.toEqual({ result: AuthorizeResult.ALLOW });
   });
 });

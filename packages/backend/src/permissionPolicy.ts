@@ -20,6 +20,7 @@ import {
   gitopsEntityManagePermission,
   gitopsEntityReconcilePermission,
   gitopsEntitySuspendPermission,
+  gitopsTokensManagePermission,
 } from '@backstage-gitops/plugin-gitops-common';
 
 const OWNER_ACTIONS = [
@@ -31,7 +32,7 @@ const OWNER_ACTIONS = [
 /**
  * The demo app's policy: everyone reads everything; only an entity's owners (the user or
  * one of their groups) may sync, suspend, resume or change its delivery repositories;
- * only members of `adminGroups` may register clusters.
+ * only members of `adminGroups` may register clusters and create or rotate tokens.
  */
 export class GitOpsDemoPermissionPolicy implements PermissionPolicy {
   constructor(private readonly adminGroups: string[]) {}
@@ -41,7 +42,10 @@ export class GitOpsDemoPermissionPolicy implements PermissionPolicy {
     user?: PolicyQueryUser,
   ): Promise<PolicyDecision> {
     const ownership = user?.info.ownershipEntityRefs ?? [];
-    if (isPermission(request.permission, gitopsClusterManagePermission)) {
+    if (
+      isPermission(request.permission, gitopsClusterManagePermission) ||
+      isPermission(request.permission, gitopsTokensManagePermission)
+    ) {
       return ownership.some(ref => this.adminGroups.includes(ref))
         ? { result: AuthorizeResult.ALLOW }
         : { result: AuthorizeResult.DENY };

@@ -142,6 +142,16 @@ describe('the GitOps backend against the sandbox', () => {
 
   // What the receiver manager does is proven in receivers/ReceiverManager.test.ts (the
   // test backend's scheduler runs tasks only at startup, before the caches are in sync).
+  it('shows the token inventory only to those allowed gitops.tokens.read', async () => {
+    const denied = await request(server).get('/api/gitops/tokens').set(auth);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.message).toMatch(/gitops\.tokens\.read/);
+    const entity = await request(server)
+      .get('/api/gitops/entities/component/default/podinfo/tokens')
+      .set(auth);
+    expect(entity.status).toBe(403);
+  });
+
   it('lists the managed receivers to cluster managers only', async () => {
     const denied = await request(server).get('/api/gitops/receivers').set(auth);
     expect(denied.status).toBe(403);

@@ -45,6 +45,13 @@ import { createNotifyRoutes, DeliveryNotifier } from './notify';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 import { readWebhookSettings, WebhookRegistrar } from './webhooks';
+import { DatabaseTokenStore } from './database/DatabaseTokenStore';
+import {
+  createTokenRoutes,
+  readExpiringWithinDays,
+  TokenInventory,
+} from './tokens';
+import { ScmIntegrations } from '@backstage/integration';
 
 /**
  * The GitOps backend plugin: Flux status, sync and receivers for catalog entities.
@@ -125,15 +132,16 @@ export const gitopsPlugin = createBackendPlugin({
         });
         await runner.resumeUnfinished();
 
+        const objectApi = (name: string) => {
+          const cluster = registry.get(name);
+          return cluster
+            ? KubernetesObjectApi.makeApiClient(kubeConfigFor(cluster))
+            : undefined;
+        };
         const receivers = await DatabaseReceiverStore.create(deps);
         const receiverManager = new ReceiverManager({
           cache,
-          objectApi: name => {
-            const cluster = registry.get(name);
-            return cluster
-              ? KubernetesObjectApi.makeApiClient(kubeConfigFor(cluster))
-              : undefined;
-          },
+          objectApi,
           store: receivers,
           gitHosts: gitHostNames(deps.config),
           settings: readReceiverSettings(deps.config),
@@ -164,6 +172,25 @@ export const gitopsPlugin = createBackendPlugin({
           // After the first catalog sync has registered the annotated repositories.
           initialDelay: { seconds: 10 },
           fn: () => webhookRegistrar.run(),
+        });
+        const tokens = await DatabaseTokenStore.create(deps);
+        const tokenInventory = new TokenInventory({
+          cache,
+          objectApi,
+          integrations: ScmIntegrations.fromConfig(deps.config),
+          deliveries: deliveryRepositories,
+          store: tokens,
+          logger: logger.child({ task: 'tokens' }),
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'gitops-tokens-inventory',
+          scope: 'global',
+          frequency: { minutes: 10 },
+          timeout: { minutes: 5 },
+          initialDelay: { seconds: 20 },
+          fn: async () => {
+            await tokenInventory.run();
+          },
         });
         const reporter = new CommitStatusReporter({
           cache,
@@ -234,6 +261,13 @@ export const gitopsPlugin = createBackendPlugin({
               createReceiverRoutes({
                 store: receivers,
                 deliveries: catalogSync,
+                catalog,
+                httpAuth,
+                permissions,
+              }),
+              createTokenRoutes({
+                store: tokens,
+                expiringWithinDays: readExpiringWithinDays(deps.config),
                 catalog,
                 httpAuth,
                 permissions,

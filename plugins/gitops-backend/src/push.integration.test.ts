@@ -558,4 +558,60 @@ describe('a git push, end to end', () => {
       expect(asUser.status).toBe(403);
     });
   });
+
+  describe('token inventory', () => {
+    beforeAll(async () => {
+      await scheduler.triggerTask('gitops-tokens-inventory');
+    });
+
+    it('lists the credentials and reports the over-privileged one, never a value', async () => {
+      const tokens = await request(server).get('/api/gitops/tokens').set(auth);
+      expect(tokens.status).toBe(200);
+      expect(
+        tokens.body.items
+          .map((t: { kind: string; name: string }) => `${t.kind} ${t.name}`)
+          .sort(),
+      ).toEqual([
+        'deploy-token flux-read',
+        'personal-access-token flux-prod-pull',
+        'project-access-token flux-commit-status',
+      ]);
+      const report = await request(server)
+        .get('/api/gitops/tokens/report')
+        .set(auth);
+      expect(report.status).toBe(200);
+      const pat = tokens.body.items.find(
+        (t: { name: string }) => t.name === 'flux-prod-pull',
+      );
+      expect(
+        report.body.items
+          .filter((f: { tokenId: string }) => f.tokenId === pat.id)
+          .map((f: { type: string }) => f.type),
+      ).toEqual(['api-scope', 'personal-token']);
+
+      const ofPodinfo = await request(server)
+        .get('/api/gitops/entities/component/default/podinfo/tokens')
+        .set(auth);
+      expect(ofPodinfo.status).toBe(200);
+      expect(
+        ofPodinfo.body.items.map((t: { name: string }) => t.name).sort(),
+      ).toEqual(['flux-commit-status', 'flux-read']);
+
+      const canaries = [
+        world.demo.tokens.deployToken.token,
+        world.demo.tokens.overPrivilegedToken.token,
+        world.demo.tokens.commitStatusToken,
+      ];
+      for (const body of [tokens.text, report.text, ofPodinfo.text]) {
+        for (const canary of canaries) expect(body).not.toContain(canary);
+      }
+    });
+
+    it('validates its query', async () => {
+      const res = await request(server)
+        .get('/api/gitops/tokens?entityRef=not-a-ref&x=1')
+        .set(auth);
+      expect(res.status).toBe(400);
+    });
+  });
 });

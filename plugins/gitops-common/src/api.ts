@@ -181,3 +181,78 @@ export interface ManagedReceiver {
   lastResult?: 'succeeded' | 'fallback' | 'failed';
   lastMessage?: string;
 }
+
+/** What a credential Flux uses is, as matched on the Git host. */
+export type TokenKind =
+  | 'deploy-token'
+  | 'deploy-key'
+  | 'project-access-token'
+  | 'group-access-token'
+  | 'personal-access-token'
+  | 'unknown';
+
+/** Where a credential is used: one key of one Secret, referenced by one Flux object. */
+export interface TokenUsage {
+  cluster: string;
+  namespace: string;
+  secret: string;
+  /** The Secret's key(s) holding it, e.g. `password` or `.dockerconfigjson`. */
+  key: string;
+  /** How the Secret holds it. */
+  format: 'basic-auth' | 'bearer-token' | 'token' | 'ssh-key' | 'docker-config';
+  object: { kind: string; name: string };
+  /** `read`: a source pulls with it; `commit-status`: a Provider posts with it. */
+  purpose: 'read' | 'commit-status';
+}
+
+/**
+ * One credential Flux uses, with what the Git host knows of it. Only metadata and a
+ * SHA-256 fingerprint of the value are kept, never the value.
+ */
+export interface TokenRecord {
+  /** Stable id, for the API. */
+  id: string;
+  kind: TokenKind;
+  /** The Git host it belongs to (host name as in the integration). */
+  host?: string;
+  /** The Git host's id of it (deploy token, key or access token id). */
+  hostId?: string;
+  name?: string;
+  /** The username it authenticates as (deploy token or bot user), when known. */
+  username?: string;
+  scopes?: string[];
+  /** Deploy keys: whether it may push. */
+  canPush?: boolean;
+  /** YYYY-MM-DD or ISO, as the Git host says. */
+  expiresAt?: string;
+  createdAt?: string;
+  /** When the backend last rotated it. */
+  lastRotatedAt?: string;
+  /** `sha256:<hex>` of the value (the public key blob for SSH keys). */
+  fingerprint: string;
+  /** Normalized URLs of the repositories it is used for. */
+  repositories: string[];
+  /** Git host projects it is used for (`team/delivery`). */
+  projects: string[];
+  /** Entities whose delivery repositories use it. */
+  entityRefs: string[];
+  usages: TokenUsage[];
+  /** When the inventory last saw it in use. */
+  lastSeenAt: string;
+}
+
+/** One thing the token report flags, with what to do about it. */
+export interface TokenFinding {
+  tokenId: string;
+  severity: 'critical' | 'warning';
+  type:
+    | 'expired'
+    | 'expiring'
+    | 'write-access'
+    | 'api-scope'
+    | 'personal-token'
+    | 'shared'
+    | 'unknown-secret';
+  message: string;
+  recommendation: string;
+}

@@ -58,6 +58,26 @@ export const gitopsClusterManagePermission = createPermission({
 });
 
 /**
+ * See the credentials Flux uses (metadata and fingerprints only) and their report.
+ *
+ * @public
+ */
+export const gitopsTokensReadPermission = createPermission({
+  name: 'gitops.tokens.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Create and rotate the credentials Flux uses (an administrator's permission).
+ *
+ * @public
+ */
+export const gitopsTokensManagePermission = createPermission({
+  name: 'gitops.tokens.manage',
+  attributes: { action: 'update' },
+});
+
+/**
  * Every permission of the GitOps plugins.
  *
  * @public
@@ -68,4 +88,6 @@ export const gitopsPermissions = [
   gitopsEntitySuspendPermission,
   gitopsEntityManagePermission,
   gitopsClusterManagePermission,
+  gitopsTokensReadPermission,
+  gitopsTokensManagePermission,
 ];

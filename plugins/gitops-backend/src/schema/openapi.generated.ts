@@ -88,6 +88,199 @@ export const spec = {
           "updatedAt"
         ]
       },
+      "TokenUsage": {
+        "type": "object",
+        "description": "One key of one Secret, referenced by one Flux object.",
+        "properties": {
+          "cluster": {
+            "type": "string"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "secret": {
+            "type": "string"
+          },
+          "key": {
+            "type": "string"
+          },
+          "format": {
+            "type": "string",
+            "enum": [
+              "basic-auth",
+              "bearer-token",
+              "token",
+              "ssh-key",
+              "docker-config"
+            ]
+          },
+          "object": {
+            "type": "object",
+            "properties": {
+              "kind": {
+                "type": "string"
+              },
+              "name": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "kind",
+              "name"
+            ]
+          },
+          "purpose": {
+            "type": "string",
+            "enum": [
+              "read",
+              "commit-status"
+            ]
+          }
+        },
+        "required": [
+          "cluster",
+          "namespace",
+          "secret",
+          "key",
+          "format",
+          "object",
+          "purpose"
+        ]
+      },
+      "TokenRecord": {
+        "type": "object",
+        "description": "A credential Flux uses, as its Git host knows it. Metadata and a SHA-256 fingerprint only, never the value.",
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "deploy-token",
+              "deploy-key",
+              "project-access-token",
+              "group-access-token",
+              "personal-access-token",
+              "unknown"
+            ]
+          },
+          "host": {
+            "type": "string"
+          },
+          "hostId": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "username": {
+            "type": "string"
+          },
+          "scopes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "canPush": {
+            "type": "boolean"
+          },
+          "expiresAt": {
+            "type": "string"
+          },
+          "createdAt": {
+            "type": "string"
+          },
+          "lastRotatedAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "fingerprint": {
+            "type": "string",
+            "description": "sha256:<hex> of the value (of the public key blob for SSH keys)."
+          },
+          "repositories": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "projects": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "entityRefs": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "usages": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/TokenUsage"
+            }
+          },
+          "lastSeenAt": {
+            "type": "string",
+            "format": "date-time"
+          }
+        },
+        "required": [
+          "id",
+          "kind",
+          "fingerprint",
+          "repositories",
+          "projects",
+          "entityRefs",
+          "usages",
+          "lastSeenAt"
+        ]
+      },
+      "TokenFinding": {
+        "type": "object",
+        "description": "Something the token report flags, with what to do instead.",
+        "properties": {
+          "tokenId": {
+            "type": "string"
+          },
+          "severity": {
+            "type": "string",
+            "enum": [
+              "critical",
+              "warning"
+            ]
+          },
+          "type": {
+            "type": "string",
+            "enum": [
+              "expired",
+              "expiring",
+              "write-access",
+              "api-scope",
+              "personal-token",
+              "shared",
+              "unknown-secret"
+            ]
+          },
+          "message": {
+            "type": "string"
+          },
+          "recommendation": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "tokenId",
+          "severity",
+          "type",
+          "message",
+          "recommendation"
+        ]
+      },
       "Error": {
         "type": "object",
         "description": "The Backstage error body.",
@@ -559,6 +752,134 @@ export const spec = {
                   },
                   "required": [
                     "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/tokens": {
+      "get": {
+        "operationId": "ListTokens",
+        "summary": "The credentials Flux uses on every cluster, as the inventory last saw them (gitops.tokens.read).",
+        "parameters": [
+          {
+            "name": "entityRef",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The tokens.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/TokenRecord"
+                      }
+                    }
+                  },
+                  "required": [
+                    "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/tokens/report": {
+      "get": {
+        "operationId": "TokenReport",
+        "summary": "What is wrong with the credentials Flux uses, each with a recommendation (gitops.tokens.read).",
+        "responses": {
+          "200": {
+            "description": "The findings.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/TokenFinding"
+                      }
+                    },
+                    "expiringWithinDays": {
+                      "type": "integer"
+                    }
+                  },
+                  "required": [
+                    "items",
+                    "expiringWithinDays"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/entities/{kind}/{namespace}/{name}/tokens": {
+      "get": {
+        "operationId": "ListEntityTokens",
+        "summary": "The credentials of the entity's delivery repositories and their findings (gitops.entity.read and gitops.tokens.read).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/kind"
+          },
+          {
+            "$ref": "#/components/parameters/namespace"
+          },
+          {
+            "$ref": "#/components/parameters/name"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The tokens and findings.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "items": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/TokenRecord"
+                      }
+                    },
+                    "findings": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/TokenFinding"
+                      }
+                    }
+                  },
+                  "required": [
+                    "items",
+                    "findings"
                   ]
                 }
               }

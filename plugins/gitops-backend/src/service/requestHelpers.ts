@@ -20,6 +20,7 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import { Request } from 'express';
 import {
   AuthorizeResult,
+  BasicPermission,
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import { gitopsClusterManagePermission } from '@backstage-gitops/plugin-gitops-common';
@@ -135,24 +136,36 @@ export async function entityForRequest(
   return { entity, entityRef, credentials, actor };
 }
 
-/** The caller's credentials, after checking `gitops.cluster.manage` (a 403 otherwise). */
-export async function requireClusterManage(
+/** The caller's credentials, after checking a basic (non-resource) permission (a 403 otherwise). */
+export async function requireBasicPermission(
   req: Request,
   services: { httpAuth: HttpAuthService; permissions: PermissionsService },
+  permission: BasicPermission,
+  what: string,
 ): Promise<
   BackstageCredentials<BackstageUserPrincipal | BackstageServicePrincipal>
 > {
   const credentials = await services.httpAuth.credentials(req, {
     allow: ['user', 'service'],
   });
-  const [decision] = await services.permissions.authorize(
-    [{ permission: gitopsClusterManagePermission }],
-    { credentials },
-  );
+  const [decision] = await services.permissions.authorize([{ permission }], {
+    credentials,
+  });
   if (decision.result !== AuthorizeResult.ALLOW) {
-    throw new NotAllowedError(
-      `Not allowed to manage GitOps clusters (${gitopsClusterManagePermission.name})`,
-    );
+    throw new NotAllowedError(`Not allowed to ${what} (${permission.name})`);
   }
   return credentials;
+}
+
+/** The caller's credentials, after checking `gitops.cluster.manage` (a 403 otherwise). */
+export function requireClusterManage(
+  req: Request,
+  services: { httpAuth: HttpAuthService; permissions: PermissionsService },
+) {
+  return requireBasicPermission(
+    req,
+    services,
+    gitopsClusterManagePermission,
+    'manage GitOps clusters',
+  );
 }

@@ -1,0 +1,3 @@
+export { TokenInventory } from './TokenInventory';
+export { tokenFindings } from './findings';
+export { createTokenRoutes, readExpiringWithinDays } from './router';
