@@ -99,6 +99,21 @@ export interface Config {
        * @default 30
        */
       expiringWithinDays?: number;
+      /**
+       * How many days the credentials the backend creates are valid.
+       * @default 90
+       */
+      lifetimeDays?: number;
+      /** Rotation on a schedule (an hourly check, on one replica). Off: on demand only. */
+      rotation?: {
+        /** @default false */
+        enabled?: boolean;
+        /**
+         * Rotate a credential when it expires within this many days.
+         * @default 14
+         */
+        beforeExpiryDays?: number;
+      };
     };
     /**
      * Commit statuses for syncs the backend set off (a push through a receiver, a CI

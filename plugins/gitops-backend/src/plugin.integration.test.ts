@@ -150,6 +150,11 @@ describe('the GitOps backend against the sandbox', () => {
       .get('/api/gitops/entities/component/default/podinfo/tokens')
       .set(auth);
     expect(entity.status).toBe(403);
+    const rotate = await request(server)
+      .post(`/api/gitops/tokens/${'a'.repeat(20)}/rotate`)
+      .set(auth);
+    expect(rotate.status).toBe(403);
+    expect(rotate.body.error.message).toMatch(/gitops\.tokens\.manage/);
   });
 
   it('lists the managed receivers to cluster managers only', async () => {

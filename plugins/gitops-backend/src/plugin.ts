@@ -48,8 +48,13 @@ import { readWebhookSettings, WebhookRegistrar } from './webhooks';
 import { DatabaseTokenStore } from './database/DatabaseTokenStore';
 import {
   createTokenRoutes,
+  GitLabCredentialIssuer,
+  GitLabCredentialLookup,
   readExpiringWithinDays,
+  readRotationSettings,
+  SecretWriter,
   TokenInventory,
+  TokenRotator,
 } from './tokens';
 import { ScmIntegrations } from '@backstage/integration';
 
@@ -174,10 +179,11 @@ export const gitopsPlugin = createBackendPlugin({
           fn: () => webhookRegistrar.run(),
         });
         const tokens = await DatabaseTokenStore.create(deps);
+        const integrations = ScmIntegrations.fromConfig(deps.config);
         const tokenInventory = new TokenInventory({
           cache,
           objectApi,
-          integrations: ScmIntegrations.fromConfig(deps.config),
+          integrations,
           deliveries: deliveryRepositories,
           store: tokens,
           logger: logger.child({ task: 'tokens' }),
@@ -192,6 +198,35 @@ export const gitopsPlugin = createBackendPlugin({
             await tokenInventory.run();
           },
         });
+        const rotationSettings = readRotationSettings(deps.config);
+        const tokenRotator = new TokenRotator({
+          store: tokens,
+          inventory: tokenInventory,
+          cache,
+          issuer: new GitLabCredentialIssuer(integrations),
+          lookup: () => new GitLabCredentialLookup(integrations),
+          secrets: new SecretWriter(objectApi),
+          actionsFor: name => {
+            const cluster = registry.get(name);
+            if (!cluster) throw new Error(`No cluster ${name}`);
+            return new FluxActions({
+              kubeConfig: kubeConfigFor(cluster),
+              versionOf: group => cache.versionOf(name, group) ?? 'v1',
+            });
+          },
+          settings: rotationSettings,
+          logger: logger.child({ task: 'tokens' }),
+        });
+        if (rotationSettings.schedule) {
+          await deps.scheduler.scheduleTask({
+            id: 'gitops-tokens-rotation',
+            scope: 'global',
+            frequency: { hours: 1 },
+            timeout: { minutes: 30 },
+            initialDelay: { minutes: 1 },
+            fn: () => tokenRotator.rotateDue(),
+          });
+        }
         const reporter = new CommitStatusReporter({
           cache,
           hosts: gitHosts,
@@ -267,6 +302,7 @@ export const gitopsPlugin = createBackendPlugin({
               }),
               createTokenRoutes({
                 store: tokens,
+                rotator: tokenRotator,
                 expiringWithinDays: readExpiringWithinDays(deps.config),
                 catalog,
                 httpAuth,

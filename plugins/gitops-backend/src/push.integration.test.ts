@@ -607,6 +607,64 @@ describe('a git push, end to end', () => {
       }
     });
 
+    it('rotates the deploy token and replaces the personal one through the API', async () => {
+      const before = (await request(server).get('/api/gitops/tokens').set(auth))
+        .body.items;
+      const deployToken = before.find(
+        (t: { name: string }) => t.name === 'flux-read',
+      );
+      const pat = before.find(
+        (t: { name: string }) => t.name === 'flux-prod-pull',
+      );
+      const refused = await request(server)
+        .post(`/api/gitops/tokens/${pat.id}/rotate`)
+        .set(auth);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/personal access token/);
+
+      const rotated = await request(server)
+        .post(`/api/gitops/tokens/${deployToken.id}/rotate`)
+        .set(auth);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.token).toMatchObject({
+        kind: 'deploy-token',
+        name: 'flux-read',
+        lastRotatedAt: expect.any(String),
+      });
+      expect(rotated.body.token.id).not.toBe(deployToken.id);
+
+      const created = await request(server)
+        .post('/api/gitops/tokens')
+        .set(auth)
+        .send({ repository: world.demo.ociUrl, purpose: 'read' });
+      expect(created.status).toBe(201);
+      expect(created.body.token).toMatchObject({
+        kind: 'deploy-token',
+        scopes: ['read_registry'],
+      });
+      const report = await request(server)
+        .get('/api/gitops/tokens/report')
+        .set(auth);
+      expect(report.body.items).toEqual([]);
+    });
+
+    it('answers 400 and 404 for a bad create or rotate, changing nothing', async () => {
+      const badBody = await request(server)
+        .post('/api/gitops/tokens')
+        .set(auth)
+        .send({ repository: world.demo.ociUrl, purpose: 'write' });
+      expect(badBody.status).toBe(400);
+      expect(badBody.body.error.message).toMatch(/purpose/);
+      const badId = await request(server)
+        .post('/api/gitops/tokens/..%2F..%2Fsecrets/rotate')
+        .set(auth);
+      expect(badId.status).toBe(400);
+      const unknown = await request(server)
+        .post(`/api/gitops/tokens/${'0'.repeat(20)}/rotate`)
+        .set(auth);
+      expect(unknown.status).toBe(404);
+    });
+
     it('validates its query', async () => {
       const res = await request(server)
         .get('/api/gitops/tokens?entityRef=not-a-ref&x=1')

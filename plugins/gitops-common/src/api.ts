@@ -201,6 +201,8 @@ export interface TokenUsage {
   /** How the Secret holds it. */
   format: 'basic-auth' | 'bearer-token' | 'token' | 'ssh-key' | 'docker-config';
   object: { kind: string; name: string };
+  /** The normalized URL the object uses it for (a source's URL, a Provider's address). */
+  repository?: string;
   /** `read`: a source pulls with it; `commit-status`: a Provider posts with it. */
   purpose: 'read' | 'commit-status';
 }
@@ -217,6 +219,8 @@ export interface TokenRecord {
   host?: string;
   /** The Git host's id of it (deploy token, key or access token id). */
   hostId?: string;
+  /** Where it lives on the Git host: a project or group path, or a user id. */
+  owner?: { type: 'project' | 'group' | 'user'; path: string };
   name?: string;
   /** The username it authenticates as (deploy token or bot user), when known. */
   username?: string;

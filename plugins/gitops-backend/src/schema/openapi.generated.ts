@@ -129,6 +129,10 @@ export const spec = {
               "name"
             ]
           },
+          "repository": {
+            "type": "string",
+            "description": "The normalized URL the object uses it for."
+          },
           "purpose": {
             "type": "string",
             "enum": [
@@ -170,6 +174,27 @@ export const spec = {
           },
           "hostId": {
             "type": "string"
+          },
+          "owner": {
+            "type": "object",
+            "description": "Where it lives on the Git host.",
+            "properties": {
+              "type": {
+                "type": "string",
+                "enum": [
+                  "project",
+                  "group",
+                  "user"
+                ]
+              },
+              "path": {
+                "type": "string"
+              }
+            },
+            "required": [
+              "type",
+              "path"
+            ]
           },
           "name": {
             "type": "string"
@@ -794,6 +819,101 @@ export const spec = {
                   },
                   "required": [
                     "items"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      },
+      "post": {
+        "operationId": "CreateToken",
+        "summary": "Creates a least-privilege credential for a delivery repository and writes it into the Secrets its sources (read) or Providers (commit-status) use (gitops.tokens.manage).",
+        "description": "A deploy token (read_repository / read_registry as the uses need) for HTTPS and registries, a read-only deploy key for SSH, a project access token with api for commit status. Answers when the sources are Ready with it; if one is not, every Secret gets its old content back, the new credential is revoked and the answer is 409. The credentials it replaces are not revoked.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "repository": {
+                    "type": "string"
+                  },
+                  "purpose": {
+                    "type": "string",
+                    "enum": [
+                      "read",
+                      "commit-status"
+                    ]
+                  }
+                },
+                "required": [
+                  "repository",
+                  "purpose"
+                ],
+                "additionalProperties": false
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created and in use.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "token": {
+                      "$ref": "#/components/schemas/TokenRecord"
+                    }
+                  },
+                  "required": [
+                    "token"
+                  ]
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/tokens/{id}/rotate": {
+      "post": {
+        "operationId": "RotateToken",
+        "summary": "Rotates a credential of the inventory without a gap (gitops.tokens.manage).",
+        "description": "New credential, written into every Secret using the old one, sources reconciled and Ready, then the old one revoked. If a source is not Ready, the Secrets get their old content back, the new credential is revoked, the old one kept: 409. Personal access tokens and unknown credentials are not rotated (409).",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Rotated; the new credential.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "token": {
+                      "$ref": "#/components/schemas/TokenRecord"
+                    }
+                  },
+                  "required": [
+                    "token"
                   ]
                 }
               }

@@ -16,6 +16,7 @@ export type HostRecord = Pick<
   | 'kind'
   | 'host'
   | 'hostId'
+  | 'owner'
   | 'name'
   | 'username'
   | 'scopes'
@@ -121,6 +122,7 @@ export class GitLabCredentialLookup {
             kind: 'deploy-key',
             host: project.host,
             hostId: String(key.id),
+            owner: { type: 'project', path: project.path },
             name: key.title,
             canPush: key.can_push ?? false,
             createdAt: optional(key.created_at),
@@ -153,7 +155,11 @@ export class GitLabCredentialLookup {
       ),
     );
     if (projectTokens.some(t => t.id === self.id)) {
-      return { kind: 'project-access-token', ...base };
+      return {
+        kind: 'project-access-token',
+        ...base,
+        owner: { type: 'project', path: project.path },
+      };
     }
     for (const group of project.groups) {
       const groupTokens = idList.parse(
@@ -162,10 +168,18 @@ export class GitLabCredentialLookup {
         ),
       );
       if (groupTokens.some(t => t.id === self.id)) {
-        return { kind: 'group-access-token', ...base };
+        return {
+          kind: 'group-access-token',
+          ...base,
+          owner: { type: 'group', path: group },
+        };
       }
     }
-    return { kind: 'personal-access-token', ...base };
+    return {
+      kind: 'personal-access-token',
+      ...base,
+      owner: { type: 'user', path: String(self.user_id) },
+    };
   }
 
   private async deployTokenNamed(
@@ -173,13 +187,19 @@ export class GitLabCredentialLookup {
     project: GitLabProject,
     username: string,
   ): Promise<HostRecord | undefined> {
-    const scopes: Array<{ key: string; load: () => Promise<unknown> }> = [
+    const scopes: Array<{
+      key: string;
+      owner: NonNullable<HostRecord['owner']>;
+      load: () => Promise<unknown>;
+    }> = [
       {
         key: `dt:project:${project.id}`,
+        owner: { type: 'project', path: project.path },
         load: () => api.DeployTokens.all({ projectId: project.id }),
       },
       ...project.groups.map(group => ({
         key: `dt:group:${group}`,
+        owner: { type: 'group' as const, path: group },
         load: () => api.DeployTokens.all({ groupId: group }).catch(() => []),
       })),
     ];
@@ -191,6 +211,7 @@ export class GitLabCredentialLookup {
           kind: 'deploy-token',
           host: project.host,
           hostId: String(token.id),
+          owner: scope.owner,
           name: token.name,
           username: token.username,
           scopes: token.scopes,

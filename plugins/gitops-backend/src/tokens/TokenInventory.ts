@@ -213,6 +213,7 @@ export class TokenInventory {
         key: credential.key,
         format: credential.format,
         object: { kind: user.kind, name: user.name },
+        ...(repository ? { repository: repository.normalized } : {}),
         purpose: user.purpose,
       });
       if (repository) {

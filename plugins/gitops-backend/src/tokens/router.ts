@@ -7,6 +7,7 @@ import { stringifyEntityRef } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   gitopsEntityReadPermission,
+  gitopsTokensManagePermission,
   gitopsTokensReadPermission,
 } from '@backstage-gitops/plugin-gitops-common';
 import express from 'express';
@@ -20,6 +21,7 @@ import {
   requireBasicPermission,
 } from '../service/requestHelpers';
 import { tokenFindings } from './findings';
+import { TokenRotator } from './TokenRotator';
 
 const DEFAULT_EXPIRING_WITHIN_DAYS = 30;
 
@@ -37,22 +39,48 @@ export function readExpiringWithinDays(config: Config): number {
 }
 
 const listQuery = z.object({ entityRef: z.string().optional() }).strict();
+const createBody = z
+  .object({
+    /** The delivery repository (Git or `oci://` URL) the credential is for. */
+    repository: z.string().min(1).max(2048),
+    purpose: z.enum(['read', 'commit-status']),
+  })
+  .strict();
+const idParam = z.string().regex(/^[0-9a-f]{20}$/, 'is not a token id');
 
 /**
  * `GET /tokens`, `GET /tokens/report` (`gitops.tokens.read`) and
  * `GET /entities/.../tokens` (also `gitops.entity.read` on the entity): the credentials
  * Flux uses, as the inventory last saw them, and what is wrong with them. Metadata
- * and fingerprints only.
+ * and fingerprints only. `POST /tokens` (create) and `POST /tokens/{id}/rotate`
+ * (`gitops.tokens.manage`) change them, answering when the sources are Ready again.
  */
 export function createTokenRoutes(options: {
   store: Pick<TokenStore, 'list'>;
+  rotator: Pick<TokenRotator, 'create' | 'rotate'>;
   expiringWithinDays: number;
   catalog: CatalogService;
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
 }): express.Router {
-  const { store, expiringWithinDays, catalog, httpAuth, permissions } = options;
+  const { store, rotator, expiringWithinDays, catalog, httpAuth, permissions } =
+    options;
   const router = Router();
+  router.use(express.json());
+  const requireManage = async (req: express.Request) => {
+    const credentials = await requireBasicPermission(
+      req,
+      { httpAuth, permissions },
+      gitopsTokensManagePermission,
+      'create or rotate tokens',
+    );
+    return {
+      actor:
+        credentials.principal.type === 'user'
+          ? credentials.principal.userEntityRef
+          : credentials.principal.subject,
+    };
+  };
   const requireRead = (req: express.Request) =>
     requireBasicPermission(
       req,
@@ -79,6 +107,18 @@ export function createTokenRoutes(options: {
       items: report(await store.list()),
       expiringWithinDays,
     });
+  });
+
+  router.post('/tokens', async (req, res) => {
+    const actor = await requireManage(req);
+    const body = parseInput(createBody, req.body ?? {}, 'request body');
+    res.status(201).json({ token: await rotator.create(body, actor) });
+  });
+
+  router.post('/tokens/:id/rotate', async (req, res) => {
+    const actor = await requireManage(req);
+    const id = parseInput(idParam, req.params.id, 'token id');
+    res.json({ token: await rotator.rotate(id, actor) });
   });
 
   router.get('/entities/:kind/:namespace/:name/tokens', async (req, res) => {
