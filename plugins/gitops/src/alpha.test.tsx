@@ -15,7 +15,12 @@ import {
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { screen } from '@testing-library/react';
 import { gitopsApiRef } from './api';
-import { gitopsApi, gitopsEntityCard, gitopsEntityContent } from './alpha';
+import {
+  gitopsApi,
+  gitopsEntityCard,
+  gitopsEntityContent,
+  gitopsTokensPage,
+} from './alpha';
 import { fakeGitOpsApi } from './__fixtures__/api';
 import { podinfoEntity } from './__fixtures__/status';
 import { permissionApi } from './__testUtils__/permissions';
@@ -78,5 +83,15 @@ describe('the new frontend system plugin', () => {
     expect(
       await screen.findByTestId('gitops-card-cluster-dev'),
     ).toBeInTheDocument();
+  });
+
+  it('offers the token page at /gitops/tokens and renders the report', async () => {
+    const tester = createExtensionTester(gitopsTokensPage);
+    expect(tester.get(coreExtensionData.routePath)).toBe('/gitops/tokens');
+    const api = renderExtension(tester.get(coreExtensionData.reactElement));
+    expect(
+      await screen.findByTestId('gitops-token-flux-prod-pull'),
+    ).toBeInTheDocument();
+    expect(api.getTokenReport).toHaveBeenCalled();
   });
 });

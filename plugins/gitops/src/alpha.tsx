@@ -3,7 +3,9 @@ import {
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
+  PageBlueprint,
 } from '@backstage/frontend-plugin-api';
+import VpnKeyIcon from '@material-ui/icons/VpnKey';
 import {
   EntityCardBlueprint,
   EntityContentBlueprint,
@@ -44,6 +46,17 @@ export const gitopsEntityCard = EntityCardBlueprint.make({
   },
 });
 
+/** @alpha */
+export const gitopsTokensPage = PageBlueprint.make({
+  name: 'tokens',
+  params: {
+    path: '/gitops/tokens',
+    title: 'GitOps tokens',
+    icon: <VpnKeyIcon />,
+    loader: () => import('./components/Tokens').then(m => <m.TokensPage />),
+  },
+});
+
 /**
  * The GitOps plugin for the new frontend system.
  *
@@ -51,5 +64,10 @@ export const gitopsEntityCard = EntityCardBlueprint.make({
  */
 export default createFrontendPlugin({
   pluginId: 'gitops',
-  extensions: [gitopsApi, gitopsEntityContent, gitopsEntityCard],
+  extensions: [
+    gitopsApi,
+    gitopsEntityContent,
+    gitopsEntityCard,
+    gitopsTokensPage,
+  ],
 });

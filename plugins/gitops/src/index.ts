@@ -3,6 +3,11 @@
  *
  * @packageDocumentation
  */
-export { gitopsPlugin, EntityGitOpsContent, EntityGitOpsCard } from './plugin';
+export {
+  gitopsPlugin,
+  EntityGitOpsContent,
+  EntityGitOpsCard,
+  GitOpsTokensPage,
+} from './plugin';
 export { isGitOpsAvailable } from '@backstage-gitops/plugin-gitops-common';
 export * from './api';

@@ -12,6 +12,9 @@ import { gitopsApiRef, GitOpsClient } from './api';
 /** @public */
 export const rootRouteRef = createRouteRef({ id: 'gitops' });
 
+/** The administrators' token page. @public */
+export const tokensRouteRef = createRouteRef({ id: 'gitops-tokens' });
+
 /**
  * The GitOps frontend plugin for the legacy frontend system.
  *
@@ -27,7 +30,7 @@ export const gitopsPlugin = createPlugin({
         new GitOpsClient({ discoveryApi, fetchApi }),
     }),
   ],
-  routes: { root: rootRouteRef },
+  routes: { root: rootRouteRef, tokens: tokensRouteRef },
 });
 
 /**
@@ -58,5 +61,19 @@ export const EntityGitOpsCard = gitopsPlugin.provide(
       lazy: () =>
         import('./components/EntityGitOpsCard').then(m => m.EntityGitOpsCard),
     },
+  }),
+);
+
+/**
+ * The administrators' page: the token report, every credential Flux uses with Rotate
+ * now, and Create. Mount it on a route, e.g. `/gitops/tokens`.
+ *
+ * @public
+ */
+export const GitOpsTokensPage = gitopsPlugin.provide(
+  createRoutableExtension({
+    name: 'GitOpsTokensPage',
+    component: () => import('./components/Tokens').then(m => m.TokensPage),
+    mountPoint: tokensRouteRef,
   }),
 );

@@ -1,5 +1,11 @@
 import { GitOpsApi } from '../api';
-import { auditRecords, receivers, status } from './status';
+import {
+  auditRecords,
+  receivers,
+  status,
+  tokenFindings,
+  tokens,
+} from './status';
 
 /** A GitOps API answering with the fixtures; every method a jest mock to override. */
 export function fakeGitOpsApi(
@@ -16,6 +22,18 @@ export function fakeGitOpsApi(
     }),
     getAudit: jest.fn(async () => auditRecords),
     getReceivers: jest.fn(async () => receivers),
+    getTokens: jest.fn(async () => tokens),
+    getTokenReport: jest.fn(async () => tokenFindings),
+    getEntityTokens: jest.fn(async () => ({
+      items: tokens,
+      findings: tokenFindings,
+    })),
+    rotateToken: jest.fn(async () => ({
+      ...tokens[0],
+      id: 'c'.repeat(20),
+      lastRotatedAt: '2026-11-25T10:00:00Z',
+    })),
+    createToken: jest.fn(async () => tokens[0]),
     ...overrides,
   } as jest.Mocked<GitOpsApi>;
 }

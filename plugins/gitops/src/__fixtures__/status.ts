@@ -4,6 +4,8 @@ import {
   EntityStatus,
   FluxStatusItem,
   ManagedReceiver,
+  TokenFinding,
+  TokenRecord,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
 
@@ -214,5 +216,71 @@ export const receivers: ManagedReceiver[] = [
     lastTriggeredAt: '2026-11-25T09:00:00Z',
     lastResult: 'fallback',
     lastMessage: 'the receiver answered 503; requestedAt annotated',
+  },
+];
+
+export const tokens: TokenRecord[] = [
+  {
+    id: 'a'.repeat(20),
+    kind: 'deploy-token',
+    host: 'gitlab.example.com',
+    hostId: '3',
+    owner: { type: 'project', path: 'team/delivery' },
+    name: 'flux-read',
+    username: 'gitlab+deploy-token-3',
+    scopes: ['read_repository', 'read_registry'],
+    expiresAt: '2027-01-31',
+    fingerprint: `sha256:${'1'.repeat(64)}`,
+    repositories: ['git:gitlab.example.com/team/delivery'],
+    projects: ['team/delivery'],
+    entityRefs: ['component:default/podinfo'],
+    usages: [
+      {
+        cluster: 'dev',
+        namespace: 'flux-system',
+        secret: 'team-delivery-auth',
+        key: 'password',
+        format: 'basic-auth',
+        object: { kind: 'GitRepository', name: 'team-delivery' },
+        purpose: 'read',
+      },
+    ],
+    lastSeenAt: '2026-11-25T09:00:00Z',
+  },
+  {
+    id: 'b'.repeat(20),
+    kind: 'personal-access-token',
+    host: 'gitlab.example.com',
+    hostId: '9',
+    owner: { type: 'user', path: '4' },
+    name: 'flux-prod-pull',
+    scopes: ['api'],
+    fingerprint: `sha256:${'2'.repeat(64)}`,
+    repositories: ['oci:gitlab.example.com/team/delivery/storefront'],
+    projects: ['team/delivery'],
+    entityRefs: ['component:default/podinfo'],
+    usages: [
+      {
+        cluster: 'prod',
+        namespace: 'flux-system',
+        secret: 'team-registry-auth',
+        key: '.dockerconfigjson',
+        format: 'docker-config',
+        object: { kind: 'OCIRepository', name: 'storefront' },
+        purpose: 'read',
+      },
+    ],
+    lastSeenAt: '2026-11-25T09:00:00Z',
+  },
+];
+
+export const tokenFindings: TokenFinding[] = [
+  {
+    tokenId: 'b'.repeat(20),
+    severity: 'critical',
+    type: 'api-scope',
+    message: '"flux-prod-pull" has the api scope and is used to read',
+    recommendation:
+      'Use a project deploy token with read_repository/read_registry.',
   },
 ];

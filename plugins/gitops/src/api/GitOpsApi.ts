@@ -3,6 +3,8 @@ import {
   AuditRecord,
   EntityStatus,
   ManagedReceiver,
+  TokenFinding,
+  TokenRecord,
   FluxObjectRef,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
@@ -52,6 +54,21 @@ export interface GitOpsApi {
   getAudit(entityRef: string): Promise<AuditRecord[]>;
   /** The Flux Receivers the backend keeps for the entity's delivery repositories. */
   getReceivers(entityRef: string): Promise<ManagedReceiver[]>;
+  /** Every credential Flux uses (metadata only), or those of one entity. */
+  getTokens(): Promise<TokenRecord[]>;
+  /** The token report: what is wrong with each credential and what to do. */
+  getTokenReport(): Promise<TokenFinding[]>;
+  /** The credentials of the entity's delivery repositories and their findings. */
+  getEntityTokens(
+    entityRef: string,
+  ): Promise<{ items: TokenRecord[]; findings: TokenFinding[] }>;
+  /** Rotates a credential; resolves once its sources are Ready with the new one. */
+  rotateToken(id: string): Promise<TokenRecord>;
+  /** Creates a least-privilege credential for a repository and puts it in use. */
+  createToken(input: {
+    repository: string;
+    purpose: 'read' | 'commit-status';
+  }): Promise<TokenRecord>;
 }
 
 /** @public */

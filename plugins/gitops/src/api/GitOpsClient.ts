@@ -5,6 +5,8 @@ import {
   AuditRecord,
   EntityStatus,
   ManagedReceiver,
+  TokenFinding,
+  TokenRecord,
   Operation,
 } from '@backstage-gitops/plugin-gitops-common';
 import {
@@ -93,6 +95,42 @@ export class GitOpsClient implements GitOpsApi {
       `${entityPath(entityRef)}/receivers`,
     );
     return items;
+  }
+
+  async getTokens(): Promise<TokenRecord[]> {
+    return (await this.request<{ items: TokenRecord[] }>('/tokens')).items;
+  }
+
+  async getTokenReport(): Promise<TokenFinding[]> {
+    return (await this.request<{ items: TokenFinding[] }>('/tokens/report'))
+      .items;
+  }
+
+  async getEntityTokens(
+    entityRef: string,
+  ): Promise<{ items: TokenRecord[]; findings: TokenFinding[] }> {
+    return this.request(`${entityPath(entityRef)}/tokens`);
+  }
+
+  async rotateToken(id: string): Promise<TokenRecord> {
+    return (
+      await this.request<{ token: TokenRecord }>(
+        `/tokens/${encodeURIComponent(id)}/rotate`,
+        {},
+      )
+    ).token;
+  }
+
+  async createToken(input: {
+    repository: string;
+    purpose: 'read' | 'commit-status';
+  }): Promise<TokenRecord> {
+    return (
+      await this.request<{ token: TokenRecord }>('/tokens', {
+        repository: input.repository,
+        purpose: input.purpose,
+      })
+    ).token;
   }
 
   /** A GET without a body, a JSON POST with one. */

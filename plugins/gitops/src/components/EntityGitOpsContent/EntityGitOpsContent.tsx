@@ -23,6 +23,7 @@ import {
 import { useActionPermissions, useEntityStatus } from '../common';
 import { HistoryCard } from '../HistoryCard';
 import { ReceiversCard } from '../ReceiversCard';
+import { TokensCard } from '../Tokens';
 import { ClusterCard } from './ClusterCard';
 
 function splitList(value: string | undefined): string[] {
@@ -148,6 +149,9 @@ function GitOpsStatus() {
       </Grid>
       <Grid item xs={12}>
         <ReceiversCard entityRef={entityRef} version={historyVersion} />
+      </Grid>
+      <Grid item xs={12}>
+        <TokensCard entityRef={entityRef} />
       </Grid>
       <Grid item xs={12}>
         <InfoCard title="Delivery">

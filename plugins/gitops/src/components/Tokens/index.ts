@@ -1,0 +1,2 @@
+export { TokensCard } from './TokensCard';
+export { TokensPage } from './TokensPage';
