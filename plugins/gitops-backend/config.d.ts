@@ -130,5 +130,14 @@ export interface Config {
        */
       timeout?: HumanDuration | string;
     };
+    /** `POST /flux/bootstrap` (the scaffolder's `gitops:delivery-repo:register`). */
+    bootstrap?: {
+      /**
+       * How long a new source may take to be Ready before everything is undone, and
+       * each new Kustomization before it is reported not Ready.
+       * @default { minutes: 5 }
+       */
+      readyTimeout?: HumanDuration | string;
+    };
   };
 }

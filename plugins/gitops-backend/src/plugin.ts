@@ -57,6 +57,11 @@ import {
   TokenRotator,
 } from './tokens';
 import { ScmIntegrations } from '@backstage/integration';
+import {
+  createBootstrapRoutes,
+  FluxBootstrapper,
+  readBootstrapReadyTimeout,
+} from './bootstrap';
 
 /**
  * The GitOps backend plugin: Flux status, sync and receivers for catalog entities.
@@ -198,6 +203,14 @@ export const gitopsPlugin = createBackendPlugin({
             await tokenInventory.run();
           },
         });
+        const fluxActionsFor = (name: string) => {
+          const cluster = registry.get(name);
+          if (!cluster) throw new Error(`No cluster ${name}`);
+          return new FluxActions({
+            kubeConfig: kubeConfigFor(cluster),
+            versionOf: group => cache.versionOf(name, group) ?? 'v1',
+          });
+        };
         const rotationSettings = readRotationSettings(deps.config);
         const tokenRotator = new TokenRotator({
           store: tokens,
@@ -206,14 +219,7 @@ export const gitopsPlugin = createBackendPlugin({
           issuer: new GitLabCredentialIssuer(integrations),
           lookup: () => new GitLabCredentialLookup(integrations),
           secrets: new SecretWriter(objectApi),
-          actionsFor: name => {
-            const cluster = registry.get(name);
-            if (!cluster) throw new Error(`No cluster ${name}`);
-            return new FluxActions({
-              kubeConfig: kubeConfigFor(cluster),
-              versionOf: group => cache.versionOf(name, group) ?? 'v1',
-            });
-          },
+          actionsFor: fluxActionsFor,
           settings: rotationSettings,
           logger: logger.child({ task: 'tokens' }),
         });
@@ -304,6 +310,22 @@ export const gitopsPlugin = createBackendPlugin({
                 store: tokens,
                 rotator: tokenRotator,
                 expiringWithinDays: readExpiringWithinDays(deps.config),
+                catalog,
+                httpAuth,
+                permissions,
+              }),
+              createBootstrapRoutes({
+                bootstrapper: new FluxBootstrapper({
+                  clusters: registry,
+                  cache,
+                  objectApi,
+                  deliveries: deliveryRepositories,
+                  rotator: tokenRotator,
+                  lookup: () => new GitLabCredentialLookup(integrations),
+                  actionsFor: fluxActionsFor,
+                  readyTimeoutMs: readBootstrapReadyTimeout(deps.config),
+                  logger: logger.child({ task: 'bootstrap' }),
+                }),
                 catalog,
                 httpAuth,
                 permissions,

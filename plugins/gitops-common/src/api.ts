@@ -260,3 +260,51 @@ export interface TokenFinding {
   message: string;
   recommendation: string;
 }
+
+/**
+ * `POST /flux/bootstrap`: wire a delivery repository to Flux on some clusters — register
+ * it for an entity, and on each cluster create its source, a Kustomization per path and,
+ * for a repository on a configured GitLab, a least-privilege read credential.
+ */
+export interface FluxBootstrapRequest {
+  entityRef: string;
+  /** Git (`https://`) or OCI (`oci://`) URL of the delivery repository. */
+  url: string;
+  /** The branch (Git, default `main`) or tag (OCI, default `latest`) to follow. */
+  ref?: string;
+  /** Each cluster and the path in the repository its Kustomization applies. */
+  clusters: Array<{ name: string; path: string }>;
+  /** Name of the source and Kustomizations (default: the repository's last path segment). */
+  name?: string;
+  /** Flux interval of the source and Kustomizations (default `10m`: pushes arrive by webhook). */
+  interval?: string;
+  /** OCI only: the registry speaks plain HTTP. */
+  insecure?: boolean;
+  /** Create a read credential on the Git host and a Secret for it (default true on a configured GitLab). */
+  credential?: boolean;
+  /** Validate everything and render, writing nothing (Kubernetes `dryRun=All`). */
+  dryRun?: boolean;
+}
+
+/** The objects one cluster gets, and how its Kustomizations ended. */
+export interface FluxBootstrapCluster {
+  name: string;
+  /** The Flux objects (and no Secret values) as applied, or as they would be. */
+  manifests: Array<Record<string, unknown>>;
+  /** Each Kustomization's Ready condition once the source was Ready (absent on a dry run). */
+  ready?: Array<{
+    name: string;
+    status: 'True' | 'False' | 'Unknown';
+    message?: string;
+  }>;
+}
+
+/** The answer of `POST /flux/bootstrap`. */
+export interface FluxBootstrapResult {
+  dryRun: boolean;
+  /** The delivery repository's registry id (absent on a dry run). */
+  deliveryRepositoryId?: string;
+  clusters: FluxBootstrapCluster[];
+  /** The credential created for the sources, metadata only. */
+  token?: TokenRecord;
+}

@@ -39,6 +39,12 @@ const BACKSTAGE_RULES: PolicyRule[] = [
     apiGroups: ['', 'notification.toolkit.fluxcd.io'],
     resources: ['secrets', 'receivers'],
   },
+  // Bootstrapping a delivery repository creates, and on failure deletes, its objects.
+  {
+    verbs: ['create', 'delete'],
+    apiGroups: ['source.toolkit.fluxcd.io', 'kustomize.toolkit.fluxcd.io'],
+    resources: ['gitrepositories', 'ocirepositories', 'kustomizations'],
+  },
   { verbs: ['get', 'create'], apiGroups: [''], resources: ['services/proxy'] },
 ];
 

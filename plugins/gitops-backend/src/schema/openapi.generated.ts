@@ -18,6 +18,134 @@ export const spec = {
   ],
   "components": {
     "schemas": {
+      "FluxBootstrapRequest": {
+        "type": "object",
+        "properties": {
+          "entityRef": {
+            "type": "string"
+          },
+          "url": {
+            "type": "string",
+            "description": "https:// Git or oci:// URL"
+          },
+          "ref": {
+            "type": "string",
+            "description": "Branch (Git, default main) or tag (OCI, default latest)."
+          },
+          "clusters": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "object",
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "path": {
+                  "type": "string",
+                  "description": "The Kustomization's path, relative to the repository root."
+                }
+              },
+              "required": [
+                "name",
+                "path"
+              ],
+              "additionalProperties": false
+            }
+          },
+          "name": {
+            "type": "string",
+            "description": "Name of the source and Kustomizations (default the repository's last path segment)."
+          },
+          "interval": {
+            "type": "string",
+            "description": "Go duration (default 10m; pushes arrive by webhook)."
+          },
+          "insecure": {
+            "type": "boolean",
+            "description": "OCI only, a plain-HTTP registry."
+          },
+          "credential": {
+            "type": "boolean",
+            "description": "Create a read-only deploy token (default true when the repository is on a configured GitLab)."
+          },
+          "dryRun": {
+            "type": "boolean"
+          }
+        },
+        "required": [
+          "entityRef",
+          "url",
+          "clusters"
+        ],
+        "additionalProperties": false
+      },
+      "FluxBootstrapResult": {
+        "type": "object",
+        "properties": {
+          "dryRun": {
+            "type": "boolean"
+          },
+          "deliveryRepositoryId": {
+            "type": "string"
+          },
+          "clusters": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "manifests": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "additionalProperties": true
+                  }
+                },
+                "ready": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "properties": {
+                      "name": {
+                        "type": "string"
+                      },
+                      "status": {
+                        "type": "string",
+                        "enum": [
+                          "True",
+                          "False",
+                          "Unknown"
+                        ]
+                      },
+                      "message": {
+                        "type": "string"
+                      }
+                    },
+                    "required": [
+                      "name",
+                      "status"
+                    ]
+                  }
+                }
+              },
+              "required": [
+                "name",
+                "manifests"
+              ]
+            }
+          },
+          "token": {
+            "$ref": "#/components/schemas/TokenRecord"
+          }
+        },
+        "required": [
+          "dryRun",
+          "clusters"
+        ]
+      },
       "ManagedReceiver": {
         "type": "object",
         "description": "A Flux Receiver the plugin manages for a source. Its token stays in the cluster.",
@@ -1278,6 +1406,48 @@ export const spec = {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/DeliveryRepository"
+                }
+              }
+            }
+          },
+          "default": {
+            "$ref": "#/components/responses/ErrorResponse"
+          }
+        }
+      }
+    },
+    "/flux/bootstrap": {
+      "post": {
+        "operationId": "BootstrapFlux",
+        "summary": "Wires a delivery repository to Flux on clusters (gitops.entity.manage on the entity).",
+        "description": "Registers the repository for the entity and, on each cluster, server-side applies a source (GitRepository or OCIRepository) and a Kustomization named after the repository, in the cluster's Flux namespace. For a repository on a GitLab of integrations.gitlab, a project deploy token with read_repository (Git) or read_registry (OCI) is created and written into a new Secret the source uses; the managed Receiver follows within the receiver task's 15 s. Answers once the sources are Ready, with each Kustomization's Ready state; if a source is not Ready everything written is removed (409). Every object is validated by the API servers (dryRun=All) before anything is written; with dryRun nothing is written and the answer is 200 with the objects. An unknown cluster, a path leaving the repository or an object the cluster refuses is a 400; an object of the same name Backstage did not create is a 409.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/FluxBootstrapRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Dry run; nothing was written.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FluxBootstrapResult"
+                }
+              }
+            }
+          },
+          "201": {
+            "description": "Wired; the sources are Ready.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FluxBootstrapResult"
                 }
               }
             }

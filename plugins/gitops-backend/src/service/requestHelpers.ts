@@ -112,7 +112,31 @@ export async function entityForRequest(
   actor: string;
 }> {
   const { kind, namespace, name } = req.params;
-  const requestedRef = canonicalEntityRef(`${kind}:${namespace}/${name}`);
+  return entityForRef(
+    req,
+    `${kind}:${namespace}/${name}`,
+    services,
+    permission,
+  );
+}
+
+/** As `entityForRequest`, for an entity ref the request names elsewhere (e.g. its body). */
+export async function entityForRef(
+  req: Request,
+  ref: string,
+  services: {
+    catalog: CatalogService;
+    httpAuth: HttpAuthService;
+    permissions: PermissionsService;
+  },
+  permission: ResourcePermission,
+): Promise<{
+  entity: Entity;
+  entityRef: string;
+  credentials: BackstageCredentials;
+  actor: string;
+}> {
+  const requestedRef = canonicalEntityRef(ref);
   const credentials = await services.httpAuth.credentials(req, {
     allow: ['user', 'service'],
   });

@@ -82,7 +82,7 @@ export function readRotationSettings(config: Config): RotationSettings {
 }
 
 /** A Flux object that must work again with the new credential. */
-interface Check {
+export interface Check {
   cluster: string;
   object: FluxObjectRef;
 }
@@ -276,11 +276,62 @@ export class TokenRotator {
     });
   }
 
+  /**
+   * Creates a read credential for sources the backend has just created, which no
+   * inventory knows yet: a project deploy token with `read_repository` (Git) or
+   * `read_registry` (OCI), written into `secrets` (new ones), then `sources` must be
+   * Ready with it. Rolled back as a rotation is: Secrets emptied, credential revoked.
+   */
+  async provision(
+    input: {
+      repository: ParsedRepositoryUrl;
+      project: { host: string; path: string };
+      name: string;
+      secrets: Array<Omit<SecretTarget, 'formats'>>;
+      sources: Check[];
+      /** Default: the rotations' own. */
+      readyTimeoutMs?: number;
+    },
+    { actor }: Actor,
+  ): Promise<TokenRecord> {
+    const { repository, project } = input;
+    const git = repository.kind === 'git';
+    const spec: CredentialSpec = {
+      kind: 'deploy-token',
+      host: project.host,
+      owner: { type: 'project', path: project.path },
+      name: input.name,
+      scopes: [git ? 'read_repository' : 'read_registry'],
+      expiresAt: this.expiresAt(),
+    };
+    return this.exclusively(repository.normalized, async () => {
+      const issued = await this.options.issuer.issue(spec);
+      await this.swap(
+        input.secrets.map(secret => ({
+          ...secret,
+          formats: [
+            git
+              ? { format: 'basic-auth' }
+              : { format: 'docker-config', registry: repository.host },
+          ],
+        })),
+        issued,
+        input.sources,
+        input.readyTimeoutMs,
+      );
+      this.options.logger.info(
+        `${actor} created deploy token "${issued.name}" (${issued.hostId}) on ${project.path} for the new sources of ${repository.normalized}`,
+      );
+      return this.recorded(issued);
+    });
+  }
+
   /** Writes the credential, checks the objects, and puts everything back if a check fails. */
   private async swap(
     targets: SecretTarget[],
     issued: IssuedCredential,
     checks: Check[],
+    readyTimeoutMs = this.options.settings.readyTimeoutMs,
   ) {
     const { secrets, logger } = this.options;
     const previous: Array<{
@@ -304,7 +355,7 @@ export class TokenRotator {
       }
       for (const check of checks) {
         await this.options.actionsFor(check.cluster).reconcile(check.object, {
-          timeoutMs: this.options.settings.readyTimeoutMs,
+          timeoutMs: readyTimeoutMs,
         });
       }
     } catch (error) {

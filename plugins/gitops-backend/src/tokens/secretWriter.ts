@@ -1,5 +1,6 @@
 import { TokenUsage } from '@backstage-gitops/plugin-gitops-common';
 import {
+  ApiException,
   KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
@@ -90,15 +91,23 @@ export class SecretWriter {
     ) => KubernetesObjectApi | undefined,
   ) {}
 
-  async read(target: SecretTarget): Promise<SecretData | undefined> {
-    const secret = await this.api(target.cluster).read<
-      KubernetesObject & { data?: SecretData }
-    >({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: target.secret, namespace: target.namespace },
-    });
-    return secret.data;
+  /** The Secret's data; undefined when it has none or does not exist yet. */
+  async read(
+    target: Omit<SecretTarget, 'formats'>,
+  ): Promise<SecretData | undefined> {
+    try {
+      const secret = await this.api(target.cluster).read<
+        KubernetesObject & { data?: SecretData }
+      >({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: target.secret, namespace: target.namespace },
+      });
+      return secret.data;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
   }
 
   async apply(target: SecretTarget, data: SecretData): Promise<void> {

@@ -1,0 +1,5 @@
+export {
+  FluxBootstrapper,
+  readBootstrapReadyTimeout,
+} from './FluxBootstrapper';
+export { createBootstrapRoutes } from './router';

@@ -1,0 +1,104 @@
+import {
+  HttpAuthService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import { gitopsEntityManagePermission } from '@backstage-gitops/plugin-gitops-common';
+import express from 'express';
+import Router from 'express-promise-router';
+import { z } from 'zod';
+import { entityForRef, parseInput } from '../service/requestHelpers';
+import { FluxBootstrapper } from './FluxBootstrapper';
+
+/** A path inside the repository: relative, no `.`/`..` segments, `./` and `/` trimmed. */
+const repositoryPath = z
+  .string()
+  .max(1024)
+  .transform(path => path.trim().replace(/^\.\//, '').replace(/\/+$/, ''))
+  .refine(
+    path =>
+      path === '' ||
+      path === '.' ||
+      (!path.startsWith('/') &&
+        path
+          .split('/')
+          .every(
+            segment =>
+              /^[A-Za-z0-9._-]+$/.test(segment) &&
+              segment !== '.' &&
+              segment !== '..',
+          )),
+    'must be a relative path inside the repository (letters, digits, ._-, no .. segments)',
+  )
+  .transform(path => (path === '.' ? '' : path));
+
+const bootstrapBody = z
+  .object({
+    entityRef: z.string().min(1).max(512),
+    url: z.string().min(1).max(2048),
+    ref: z
+      .string()
+      .regex(/^[A-Za-z0-9._/-]{1,255}$/, 'is not a branch or tag name')
+      .refine(ref => !ref.includes('..'), 'is not a branch or tag name')
+      .optional(),
+    clusters: z
+      .array(
+        z
+          .object({ name: z.string().min(1).max(253), path: repositoryPath })
+          .strict(),
+      )
+      .min(1)
+      .max(100)
+      .refine(
+        clusters => new Set(clusters.map(c => c.name)).size === clusters.length,
+        'names a cluster twice',
+      ),
+    name: z.string().min(1).max(63).optional(),
+    interval: z
+      .string()
+      .regex(
+        /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/,
+        'is not a Go duration like 10m',
+      )
+      .default('10m'),
+    insecure: z.boolean().optional(),
+    credential: z.boolean().optional(),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+/**
+ * `POST /flux/bootstrap` (`gitops.entity.manage` on the entity): wire a delivery
+ * repository to Flux on the given clusters; with `dryRun`, validate and render only.
+ */
+export function createBootstrapRoutes(options: {
+  bootstrapper: Pick<FluxBootstrapper, 'bootstrap'>;
+  catalog: CatalogService;
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+}): express.Router {
+  const { bootstrapper, catalog, httpAuth, permissions } = options;
+  const router = Router();
+  router.use(express.json());
+
+  router.post('/flux/bootstrap', async (req, res) => {
+    const body = parseInput(bootstrapBody, req.body ?? {}, 'request body');
+    const { entityRef, actor } = await entityForRef(
+      req,
+      body.entityRef,
+      { catalog, httpAuth, permissions },
+      gitopsEntityManagePermission,
+    );
+    const result = await bootstrapper.bootstrap(
+      {
+        ...body,
+        entityRef,
+        ref: body.ref ?? (body.url.startsWith('oci://') ? 'latest' : 'main'),
+      },
+      { actor },
+    );
+    res.status(result.dryRun ? 200 : 201).json(result);
+  });
+
+  return router;
+}
