@@ -115,6 +115,25 @@ describe('GitLab REST API', () => {
     ]);
   });
 
+  it('shows namespaces by id or path, as publish:gitlab looks its owner up', async () => {
+    const group = await alice.Namespaces.show('platform/apps');
+    expect(group).toMatchObject({
+      kind: 'group',
+      path: 'apps',
+      full_path: 'platform/apps',
+    });
+    expect(await alice.Namespaces.show(String(group.id))).toMatchObject({
+      full_path: 'platform/apps',
+    });
+    expect(await alice.Namespaces.show('alice')).toMatchObject({
+      kind: 'user',
+      full_path: 'alice',
+    });
+    // Another user's namespace and an unknown path are not found.
+    expect((await failure(alice.Namespaces.show('bob'))).status).toBe(404);
+    expect((await failure(alice.Namespaces.show('nowhere'))).status).toBe(404);
+  });
+
   it('creates projects, optionally with a README, in groups and personal namespaces', async () => {
     const group = await alice.Groups.show('platform');
     const created = await alice.Projects.create({

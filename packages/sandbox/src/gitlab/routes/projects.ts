@@ -231,6 +231,39 @@ export function projectRoutes(router: Router, gitlab: GitLab): void {
     { anonymous: true },
   );
 
+  // GitLab's namespace lookup (publish:gitlab asks it for the target owner): a group the
+  // caller can see, or a user's own namespace (any, for an admin).
+  router.get('namespaces/:id', context => {
+    const caller = requireCaller(context);
+    const id = context.params.id;
+    const namespace = /^\d+$/.test(id)
+      ? state.namespaces.get(Number(id))
+      : state.namespaceByPath(id);
+    const visible =
+      namespace &&
+      (namespace.kind === 'group'
+        ? canSeeGroup(state, caller.user, namespace)
+        : caller.user.admin || namespace.ownerId === caller.user.id);
+    if (!namespace || !visible) {
+      throw notFound('Namespace');
+    }
+    const fullPath = state.fullPath(namespace);
+    return {
+      body: {
+        id: namespace.id,
+        name: namespace.name,
+        path: namespace.path,
+        kind: namespace.kind,
+        full_path: fullPath,
+        parent_id: namespace.parentId ?? null,
+        avatar_url: null,
+        web_url: `${gitlab.url()}/${
+          namespace.kind === 'group' ? 'groups/' : ''
+        }${fullPath}`,
+      },
+    };
+  });
+
   router.get(
     'groups/:id/projects',
     context => {
