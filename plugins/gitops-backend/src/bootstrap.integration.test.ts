@@ -257,6 +257,27 @@ describe('bootstrapping a new delivery repository', () => {
     expect(registered.body).toEqual({ items: [] });
   });
 
+  it('validates a dry run for an entity the catalog does not have yet, and nothing else', async () => {
+    const dryRun = await bootstrap({
+      entityRef: 'component:default/not-yet-registered',
+      clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      dryRun: true,
+    });
+    expect(dryRun.status).toBe(200);
+    const unknownCluster = await bootstrap({
+      entityRef: 'component:default/not-yet-registered',
+      clusters: [{ name: 'staging', path: 'deploy/dev' }],
+      dryRun: true,
+    });
+    expect(unknownCluster.status).toBe(400);
+    const real = await bootstrap({
+      entityRef: 'component:default/not-yet-registered',
+      clusters: [{ name: 'dev', path: 'deploy/dev' }],
+    });
+    expect(real.status).toBe(404);
+    expect(dev().get(GIT, NS, 'new-service')).toBeUndefined();
+  });
+
   it('undoes everything when the source does not become Ready', async () => {
     const res = await bootstrap({
       ref: 'no-such-branch',

@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export { scaffolderModuleGitOps as default } from './module';
+export * from './actions';

@@ -1,10 +1,17 @@
-import { createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+} from '@backstage/backend-plugin-api';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
+import {
+  createFluxManifestsAction,
+  createRegisterDeliveryRepoAction,
+  GitOpsBootstrapClient,
+} from './actions';
 
 /**
- * Scaffolder actions that create a delivery repository and wire it to Flux. The
- * actions themselves arrive with the scaffolder issue; the module is registered now
- * so the backend's wiring does not change then.
+ * Scaffolder actions that wire a new delivery repository to Flux through the gitops
+ * backend: `gitops:delivery-repo:register` and `gitops:flux:manifests`.
  *
  * @public
  */
@@ -13,9 +20,17 @@ export const scaffolderModuleGitOps = createBackendModule({
   moduleId: 'gitops',
   register(env) {
     env.registerInit({
-      deps: { scaffolder: scaffolderActionsExtensionPoint },
-      async init({ scaffolder }) {
-        scaffolder.addActions();
+      deps: {
+        scaffolder: scaffolderActionsExtensionPoint,
+        auth: coreServices.auth,
+        discovery: coreServices.discovery,
+      },
+      async init({ scaffolder, auth, discovery }) {
+        const api = new GitOpsBootstrapClient({ auth, discovery });
+        scaffolder.addActions(
+          createRegisterDeliveryRepoAction({ api }),
+          createFluxManifestsAction({ api }),
+        );
       },
     });
   },

@@ -7,7 +7,12 @@ import { gitopsEntityManagePermission } from '@backstage-gitops/plugin-gitops-co
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
-import { entityForRef, parseInput } from '../service/requestHelpers';
+import { NotFoundError } from '@backstage/errors';
+import {
+  canonicalEntityRef,
+  entityForRef,
+  parseInput,
+} from '../service/requestHelpers';
 import { FluxBootstrapper } from './FluxBootstrapper';
 
 /** A path inside the repository: relative, no `.`/`..` segments, `./` and `/` trimmed. */
@@ -88,7 +93,21 @@ export function createBootstrapRoutes(options: {
       body.entityRef,
       { catalog, httpAuth, permissions },
       gitopsEntityManagePermission,
-    );
+    ).catch(async error => {
+      // A template's dry run names the entity it is about to create: the catalog does
+      // not have it yet, and a dry run writes nothing, so it is validated all the same.
+      if (!(body.dryRun && error instanceof NotFoundError)) throw error;
+      const credentials = await httpAuth.credentials(req, {
+        allow: ['user', 'service'],
+      });
+      return {
+        entityRef: canonicalEntityRef(body.entityRef),
+        actor:
+          credentials.principal.type === 'user'
+            ? credentials.principal.userEntityRef
+            : credentials.principal.subject,
+      };
+    });
     const result = await bootstrapper.bootstrap(
       {
         ...body,

@@ -1,0 +1,68 @@
+import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
+import { FluxBootstrapRequest } from '@backstage-gitops/plugin-gitops-common';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'yaml';
+import { createFluxManifestsAction } from './fluxManifests';
+
+describe('gitops:flux:manifests', () => {
+  const calls: FluxBootstrapRequest[] = [];
+  const action = createFluxManifestsAction({
+    api: {
+      async bootstrap(request) {
+        calls.push(request);
+        return {
+          dryRun: true,
+          clusters: request.clusters.map(cluster => ({
+            name: cluster.name,
+            manifests: [
+              { kind: 'Kustomization', spec: { path: `./${cluster.path}` } },
+            ],
+          })),
+        };
+      },
+    },
+  });
+  let workspacePath: string;
+  beforeEach(async () => {
+    calls.length = 0;
+    workspacePath = await mkdtemp(join(tmpdir(), 'gitops-manifests-'));
+  });
+  afterEach(() => rm(workspacePath, { recursive: true, force: true }));
+
+  it('always asks for a dry run and outputs every cluster\u2019s YAML', async () => {
+    const ctx = createMockActionContext({
+      input: {
+        entityRef: 'component:default/my-service',
+        repoUrl: 'https://gitlab.example.com/team/my-service.git',
+        clusters: ['dev', 'prod'],
+      },
+      workspacePath,
+    });
+    await action.handler(ctx);
+    expect(calls).toEqual([expect.objectContaining({ dryRun: true })]);
+    const [[, manifests]] = (ctx.output as jest.Mock).mock.calls.filter(
+      ([name]) => name === 'manifests',
+    );
+    expect(
+      yaml.parseAllDocuments(manifests).map(d => d.toJS().spec.path),
+    ).toEqual(['./deploy/dev', './deploy/prod']);
+    expect(ctx.output).toHaveBeenCalledWith('files', []);
+    expect(await readdir(workspacePath)).toEqual([]);
+  });
+
+  it('refuses a target path outside the workspace, writing nothing', async () => {
+    const ctx = createMockActionContext({
+      input: {
+        entityRef: 'component:default/my-service',
+        repoUrl: 'https://gitlab.example.com/team/my-service.git',
+        clusters: ['dev'],
+        targetPath: '../escape',
+      },
+      workspacePath,
+    });
+    await expect(action.handler(ctx)).rejects.toThrow(/outside/);
+    expect(await readdir(join(workspacePath, '..'))).not.toContain('escape');
+  });
+});
