@@ -75,11 +75,8 @@ describe.each(actions)('the examples of $id', action => {
           ? await readFile(join(workspacePath, targetPath, 'dev.yaml'), 'utf8')
           : undefined;
         expect(
-          written &&
-            yaml.parseAllDocuments(written).map(d => d.toJS().kind),
-        ).toEqual(
-          targetPath ? ['GitRepository', 'Kustomization'] : undefined,
-        );
+          written && yaml.parseAllDocuments(written).map(d => d.toJS().kind),
+        ).toEqual(targetPath ? ['GitRepository', 'Kustomization'] : undefined);
       } finally {
         await rm(workspacePath, { recursive: true, force: true });
       }

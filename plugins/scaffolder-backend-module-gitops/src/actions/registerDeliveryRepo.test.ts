@@ -70,9 +70,10 @@ function context(overrides: Record<string, unknown> = {}) {
       input: (overrides.input as typeof input) ?? input,
     }),
     ...overrides,
-  } as ReturnType<typeof createMockActionContext>;
+  } as Parameters<
+    ReturnType<typeof createRegisterDeliveryRepoAction>['handler']
+  >[0];
 }
-
 
 describe('gitops:delivery-repo:register', () => {
   it('asks the backend, as the initiator, for each cluster with its own path, and outputs what it did', async () => {
@@ -181,9 +182,9 @@ describe('gitops:delivery-repo:register', () => {
       entityTimeoutMs: 20,
       pollIntervalMs: 5,
     });
-    await expect(
-      action.handler(context({ input })),
-    ).rejects.toThrow(/No entity component:default\/my-service/);
+    await expect(action.handler(context({ input }))).rejects.toThrow(
+      /No entity component:default\/my-service/,
+    );
   });
 
   it('does the work inside a checkpoint, so a retried task does not do it twice', async () => {
@@ -197,9 +198,7 @@ describe('gitops:delivery-repo:register', () => {
       },
     );
     for (let run = 0; run < 2; run++) {
-      await action.handler(
-        context({ input, checkpoint: checkpoint as any }),
-      );
+      await action.handler(context({ input, checkpoint: checkpoint as any }));
     }
     expect(checkpoint).toHaveBeenCalledTimes(2);
     expect(calls).toHaveLength(1);
