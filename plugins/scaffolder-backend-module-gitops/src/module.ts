@@ -2,6 +2,7 @@ import {
   coreServices,
   createBackendModule,
 } from '@backstage/backend-plugin-api';
+import { ScmIntegrations } from '@backstage/integration';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import {
   createFluxManifestsAction,
@@ -24,12 +25,14 @@ export const scaffolderModuleGitOps = createBackendModule({
         scaffolder: scaffolderActionsExtensionPoint,
         auth: coreServices.auth,
         discovery: coreServices.discovery,
+        config: coreServices.rootConfig,
       },
-      async init({ scaffolder, auth, discovery }) {
+      async init({ scaffolder, auth, discovery, config }) {
         const api = new GitOpsBootstrapClient({ auth, discovery });
+        const integrations = ScmIntegrations.fromConfig(config);
         scaffolder.addActions(
-          createRegisterDeliveryRepoAction({ api }),
-          createFluxManifestsAction({ api }),
+          createRegisterDeliveryRepoAction({ api, integrations }),
+          createFluxManifestsAction({ api, integrations }),
         );
       },
     });

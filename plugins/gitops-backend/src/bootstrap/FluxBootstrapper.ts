@@ -166,20 +166,22 @@ export class FluxBootstrapper {
       return { dryRun: true, clusters: result() };
     }
 
+    // Registered already (by the entity's annotation, or an earlier call): kept as it is.
     const existing = (
       await this.options.deliveries.list({ entityRef: input.entityRef })
     ).find(
       entry =>
-        entry.origin === 'api' &&
         parseRepositoryUrl(entry.url).normalized === repository.normalized,
     );
-    const registered = await this.options.deliveries.upsert({
-      entityRef: input.entityRef,
-      url: input.url,
-      ref: input.ref,
-      clusters: planned.map(p => p.cluster),
-      origin: 'api',
-    });
+    const registered =
+      existing ??
+      (await this.options.deliveries.upsert({
+        entityRef: input.entityRef,
+        url: input.url,
+        ref: input.ref,
+        clusters: planned.map(p => p.cluster),
+        origin: 'api',
+      }));
     const written: Written[] = [];
     let token: FluxBootstrapResult['token'];
     try {

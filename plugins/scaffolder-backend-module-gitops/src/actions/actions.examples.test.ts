@@ -10,6 +10,23 @@ import yaml from 'yaml';
 import { createFluxManifestsAction } from './fluxManifests';
 import { GitOpsBootstrapApi } from './GitOpsBootstrapApi';
 import { createRegisterDeliveryRepoAction } from './registerDeliveryRepo';
+import { ScmIntegrations } from '@backstage/integration';
+import { ConfigReader } from '@backstage/config';
+
+const integrations = ScmIntegrations.fromConfig(
+  new ConfigReader({
+    integrations: {
+      gitlab: [
+        {
+          host: 'gitlab.example.com',
+          baseUrl: 'https://gitlab.example.com',
+          apiBaseUrl: 'https://gitlab.example.com/api/v4',
+          token: 'not-used',
+        },
+      ],
+    },
+  }),
+);
 
 /** Renders as the backend does: a source and a Kustomization per cluster. */
 const backend: GitOpsBootstrapApi & { calls: FluxBootstrapRequest[] } = {
@@ -41,8 +58,8 @@ const backend: GitOpsBootstrapApi & { calls: FluxBootstrapRequest[] } = {
 };
 
 const actions = [
-  createRegisterDeliveryRepoAction({ api: backend }),
-  createFluxManifestsAction({ api: backend }),
+  createRegisterDeliveryRepoAction({ integrations, api: backend }),
+  createFluxManifestsAction({ integrations, api: backend }),
 ];
 
 describe.each(actions)('the examples of $id', action => {

@@ -4,7 +4,11 @@ import {
   FluxBootstrapRequest,
   FluxBootstrapResult,
 } from '@backstage-gitops/plugin-gitops-common';
-import type { createTemplateAction } from '@backstage/plugin-scaffolder-node';
+import { ScmIntegrationRegistry } from '@backstage/integration';
+import {
+  parseRepoUrl,
+  type createTemplateAction,
+} from '@backstage/plugin-scaffolder-node';
 import { GitOpsBootstrapApi } from './GitOpsBootstrapApi';
 
 /** The zod the scaffolder hands to per-field schemas (its own copy, not this package's). */
@@ -90,15 +94,42 @@ export interface DeliveryInput {
   credential?: boolean;
 }
 
+/**
+ * The repository's clone URL. A RepoUrlPicker value (`host?owner=…&repo=…`, what a
+ * template has before publish:gitlab runs, and in a dry run) becomes the integration's
+ * `<baseUrl>/<owner>/<repo>.git`, so Flux gets the URL the Git host serves.
+ */
+export function repositoryUrl(
+  repoUrl: string,
+  integrations: ScmIntegrationRegistry,
+): string {
+  if (
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(repoUrl) ||
+    /^[^@/\s]+@[^:]+:/.test(repoUrl)
+  ) {
+    return repoUrl;
+  }
+  const { host, owner, repo } = parseRepoUrl(repoUrl, integrations);
+  // GitLab may live under a path or speak plain HTTP: its integration says where.
+  const baseUrl = (
+    integrations.gitlab.byHost(host)?.config.baseUrl ?? `https://${host}`
+  ).replace(/\/+$/, '');
+  if (!owner) {
+    throw new InputError(`${repoUrl} names no owner`);
+  }
+  return `${baseUrl}/${owner}/${repo}.git`;
+}
+
 /** The backend's request for an action's input. */
 export function bootstrapRequest(
   input: DeliveryInput,
   dryRun: boolean,
+  integrations: ScmIntegrationRegistry,
 ): FluxBootstrapRequest {
   const pattern = input.path ?? 'deploy/{cluster}';
   return {
     entityRef: input.entityRef,
-    url: input.repoUrl,
+    url: repositoryUrl(input.repoUrl, integrations),
     clusters: input.clusters.map(name => ({
       name,
       path: pattern.replace(/\{cluster\}/g, name),

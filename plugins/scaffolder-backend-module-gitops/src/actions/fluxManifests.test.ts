@@ -5,10 +5,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'yaml';
 import { createFluxManifestsAction } from './fluxManifests';
+import { ScmIntegrations } from '@backstage/integration';
+import { ConfigReader } from '@backstage/config';
+
+const integrations = ScmIntegrations.fromConfig(
+  new ConfigReader({
+    integrations: {
+      gitlab: [
+        {
+          host: 'gitlab.example.com',
+          baseUrl: 'https://gitlab.example.com',
+          apiBaseUrl: 'https://gitlab.example.com/api/v4',
+          token: 'not-used',
+        },
+      ],
+    },
+  }),
+);
 
 describe('gitops:flux:manifests', () => {
   const calls: FluxBootstrapRequest[] = [];
   const action = createFluxManifestsAction({
+    integrations,
     api: {
       async bootstrap(request) {
         calls.push(request);

@@ -1,4 +1,5 @@
 import { resolveSafeChildPath } from '@backstage/backend-plugin-api';
+import { ScmIntegrationRegistry } from '@backstage/integration';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -21,8 +22,10 @@ import { manifestsExamples } from './fluxManifests.examples';
  */
 export function createFluxManifestsAction(options: {
   api: GitOpsBootstrapApi;
+  /** The Git hosts, to turn a RepoUrlPicker value into a clone URL. */
+  integrations: ScmIntegrationRegistry;
 }) {
-  const { api } = options;
+  const { api, integrations } = options;
   return createTemplateAction({
     id: 'gitops:flux:manifests',
     description:
@@ -56,7 +59,7 @@ export function createFluxManifestsAction(options: {
     async handler(ctx) {
       const result = await bootstrap(
         api,
-        bootstrapRequest(ctx.input as DeliveryInput, true),
+        bootstrapRequest(ctx.input as DeliveryInput, true, integrations),
         {
           credentials: await ctx.getInitiatorCredentials(),
           entityTimeoutMs: 0,

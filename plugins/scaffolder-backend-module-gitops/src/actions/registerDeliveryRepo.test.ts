@@ -7,6 +7,23 @@ import {
 } from '@backstage-gitops/plugin-gitops-common';
 import { GitOpsBootstrapApi } from './GitOpsBootstrapApi';
 import { createRegisterDeliveryRepoAction } from './registerDeliveryRepo';
+import { ScmIntegrations } from '@backstage/integration';
+import { ConfigReader } from '@backstage/config';
+
+const integrations = ScmIntegrations.fromConfig(
+  new ConfigReader({
+    integrations: {
+      gitlab: [
+        {
+          host: 'gitlab.example.com',
+          baseUrl: 'https://gitlab.example.com',
+          apiBaseUrl: 'https://gitlab.example.com/api/v4',
+          token: 'not-used',
+        },
+      ],
+    },
+  }),
+);
 
 /** A backend that answers as the real one does, from the request it gets. */
 function fakeBackend(
@@ -78,7 +95,7 @@ function context(overrides: Record<string, unknown> = {}) {
 describe('gitops:delivery-repo:register', () => {
   it('asks the backend, as the initiator, for each cluster with its own path, and outputs what it did', async () => {
     const { api, calls } = fakeBackend();
-    const action = createRegisterDeliveryRepoAction({ api });
+    const action = createRegisterDeliveryRepoAction({ integrations, api });
     const credentials = mockCredentials.user('user:default/guest');
     const ctx = context({
       input,
@@ -105,7 +122,7 @@ describe('gitops:delivery-repo:register', () => {
 
   it('runs as a dry run in the backend on a dry run, and outputs no registration', async () => {
     const { api, calls } = fakeBackend();
-    const action = createRegisterDeliveryRepoAction({ api });
+    const action = createRegisterDeliveryRepoAction({ integrations, api });
     const ctx = context({
       input: { ...input, path: 'overlays/{cluster}/app', ref: 'release' },
       isDryRun: true,
@@ -126,6 +143,29 @@ describe('gitops:delivery-repo:register', () => {
     expect(ctx.output).toHaveBeenCalledWith('readyClusters', []);
   });
 
+  it('turns a RepoUrlPicker value into the integration\u2019s clone URL, and refuses an unknown host', async () => {
+    const { api, calls } = fakeBackend();
+    const action = createRegisterDeliveryRepoAction({ integrations, api });
+    await action.handler(
+      context({
+        input: {
+          ...input,
+          repoUrl: 'gitlab.example.com?owner=team&repo=my-service',
+        },
+        isDryRun: true,
+      }),
+    );
+    expect(calls[0].url).toBe('https://gitlab.example.com/team/my-service.git');
+    await expect(
+      action.handler(
+        context({
+          input: { ...input, repoUrl: 'elsewhere.example.com?owner=a&repo=b' },
+        }),
+      ),
+    ).rejects.toThrow(/elsewhere\.example\.com/);
+    expect(calls).toHaveLength(1);
+  });
+
   it('fails with the backend\u2019s reason, e.g. an unknown cluster', async () => {
     const { api } = fakeBackend(async () => {
       throw await ResponseError.fromResponse(
@@ -142,7 +182,7 @@ describe('gitops:delivery-repo:register', () => {
         ) as any,
       );
     });
-    const action = createRegisterDeliveryRepoAction({ api });
+    const action = createRegisterDeliveryRepoAction({ integrations, api });
     await expect(
       action.handler(
         context({
@@ -164,7 +204,11 @@ describe('gitops:delivery-repo:register', () => {
       }
       return { dryRun: false, deliveryRepositoryId: 'repo-2', clusters: [] };
     });
-    const action = createRegisterDeliveryRepoAction({ api, pollIntervalMs: 1 });
+    const action = createRegisterDeliveryRepoAction({
+      integrations,
+      api,
+      pollIntervalMs: 1,
+    });
     const ctx = context({ input });
     await action.handler(ctx);
     expect(attempts).toBe(3);
@@ -178,6 +222,7 @@ describe('gitops:delivery-repo:register', () => {
       );
     });
     const action = createRegisterDeliveryRepoAction({
+      integrations,
       api,
       entityTimeoutMs: 20,
       pollIntervalMs: 5,
@@ -189,7 +234,7 @@ describe('gitops:delivery-repo:register', () => {
 
   it('does the work inside a checkpoint, so a retried task does not do it twice', async () => {
     const { api, calls } = fakeBackend();
-    const action = createRegisterDeliveryRepoAction({ api });
+    const action = createRegisterDeliveryRepoAction({ integrations, api });
     const stored = new Map<string, unknown>();
     const checkpoint = jest.fn(
       async ({ key, fn }: { key: string; fn: () => Promise<unknown> }) => {

@@ -1,3 +1,4 @@
+import { ScmIntegrationRegistry } from '@backstage/integration';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
 import { JsonObject } from '@backstage/types';
 import { FluxBootstrapResult } from '@backstage-gitops/plugin-gitops-common';
@@ -20,11 +21,13 @@ import { registerExamples } from './registerDeliveryRepo.examples';
  */
 export function createRegisterDeliveryRepoAction(options: {
   api: GitOpsBootstrapApi;
+  /** The Git hosts, to turn a RepoUrlPicker value into a clone URL. */
+  integrations: ScmIntegrationRegistry;
   /** How long to wait for the catalog to have a just-registered entity (default 60 s). */
   entityTimeoutMs?: number;
   pollIntervalMs?: number;
 }) {
-  const { api } = options;
+  const { api, integrations } = options;
   return createTemplateAction({
     id: 'gitops:delivery-repo:register',
     description:
@@ -52,7 +55,11 @@ export function createRegisterDeliveryRepoAction(options: {
     },
     async handler(ctx) {
       const dryRun = !!ctx.isDryRun;
-      const request = bootstrapRequest(ctx.input as DeliveryInput, dryRun);
+      const request = bootstrapRequest(
+        ctx.input as DeliveryInput,
+        dryRun,
+        integrations,
+      );
       const credentials = await ctx.getInitiatorCredentials();
       const run = () =>
         bootstrap(api, request, {
