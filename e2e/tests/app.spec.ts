@@ -2,15 +2,7 @@ import { expect, test } from '@playwright/test';
 import fs from 'fs';
 import path from 'path';
 import { signInAsGuest } from './signIn';
-
-const screenshots = path.resolve(
-  __dirname,
-  '..',
-  '..',
-  '.sandbox',
-  'test-results',
-  'screenshots',
-);
+import { screenshots } from './world';
 
 test.beforeAll(() => fs.mkdirSync(screenshots, { recursive: true }));
 

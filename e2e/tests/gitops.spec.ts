@@ -2,34 +2,13 @@ import { expect, Page, test } from '@playwright/test';
 import fs from 'fs';
 import path from 'path';
 import { signInAsGuest } from './signIn';
-
-const repoRoot = path.resolve(__dirname, '..', '..');
-const screenshots = path.join(
-  repoRoot,
-  '.sandbox',
-  'test-results',
-  'screenshots',
-);
-
-interface World {
-  control: { url: string; token: string };
-  gitlab: { apiUrl: string; adminToken: string };
-}
-
-function world(): World {
-  return JSON.parse(
-    fs.readFileSync(path.join(repoRoot, '.sandbox', 'world.json'), 'utf8'),
-  );
-}
+import { gitlabApi, screenshots, world } from './world';
 
 async function headOfMain(): Promise<string> {
-  const { gitlab } = world();
-  const response = await fetch(
-    `${gitlab.apiUrl}/projects/team%2Fdelivery/repository/branches/main`,
-    { headers: { 'PRIVATE-TOKEN': gitlab.adminToken } },
+  const { body } = await gitlabApi<{ commit: { id: string } }>(
+    '/projects/team%2Fdelivery/repository/branches/main',
   );
-  const branch = (await response.json()) as { commit: { id: string } };
-  return branch.commit.id;
+  return body.commit.id;
 }
 
 async function pushToDelivery(file: string, content: string): Promise<string> {
@@ -104,12 +83,9 @@ test('the guest syncs podinfo after a push and sees the new revision Ready', asy
 
 /** Reads the GitLab API of the sandbox as its admin. */
 async function gitlabGet<T>(apiPath: string): Promise<T> {
-  const { gitlab } = world();
-  const response = await fetch(`${gitlab.apiUrl}${apiPath}`, {
-    headers: { 'PRIVATE-TOKEN': gitlab.adminToken },
-  });
-  expect(response.ok).toBe(true);
-  return (await response.json()) as T;
+  const { status, body } = await gitlabApi<T>(apiPath);
+  expect(status).toBe(200);
+  return body;
 }
 
 test('a push alone reaches the tab at once: hook, receiver, Ready, and success on the commit', async ({

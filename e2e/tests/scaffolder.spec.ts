@@ -3,40 +3,14 @@ import fs from 'fs';
 import path from 'path';
 import yaml from 'yaml';
 import { signInAsGuest } from './signIn';
+import { gitlabApi as gitlab, repoRoot } from './world';
 
-const repoRoot = path.resolve(__dirname, '..', '..');
 const templateDir = path.join(
   repoRoot,
   'examples',
   'templates',
   'new-delivery-repository',
 );
-
-interface World {
-  gitlab: { apiUrl: string; adminToken: string };
-}
-
-function world(): World {
-  return JSON.parse(
-    fs.readFileSync(path.join(repoRoot, '.sandbox', 'world.json'), 'utf8'),
-  );
-}
-
-async function gitlab<T>(
-  apiPath: string,
-  init: { method?: string; body?: unknown } = {},
-): Promise<{ status: number; body: T }> {
-  const { gitlab: host } = world();
-  const response = await fetch(`${host.apiUrl}${apiPath}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      'PRIVATE-TOKEN': host.adminToken,
-      'content-type': 'application/json',
-    },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
 
 /** Every file of a template folder, as the scaffolder's dry run takes them. */
 function directoryContents(dir: string, prefix = '') {

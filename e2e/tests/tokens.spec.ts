@@ -2,42 +2,13 @@ import { expect, test } from '@playwright/test';
 import fs from 'fs';
 import path from 'path';
 import { signInAsGuest } from './signIn';
-
-const repoRoot = path.resolve(__dirname, '..', '..');
-const screenshots = path.join(
-  repoRoot,
-  '.sandbox',
-  'test-results',
-  'screenshots',
-);
-
-interface World {
-  gitlab: {
-    url: string;
-    apiUrl: string;
-    adminToken: string;
-    deliveryProject: { httpUrl: string };
-  };
-}
-
-function world(): World {
-  return JSON.parse(
-    fs.readFileSync(path.join(repoRoot, '.sandbox', 'world.json'), 'utf8'),
-  );
-}
+import { gitlabApi, screenshots } from './world';
 
 /** The demo's read-only deploy token, as the clusters' Secrets first hold it. */
 async function deployTokenIds(): Promise<number[]> {
-  const { gitlab } = world();
-  const response = await fetch(
-    `${gitlab.apiUrl}/projects/team%2Fdelivery/deploy_tokens`,
-    { headers: { 'PRIVATE-TOKEN': gitlab.adminToken } },
-  );
-  const tokens = (await response.json()) as Array<{
-    id: number;
-    name: string;
-    revoked: boolean;
-  }>;
+  const { body: tokens } = await gitlabApi<
+    Array<{ id: number; name: string; revoked: boolean }>
+  >('/projects/team%2Fdelivery/deploy_tokens');
   return tokens
     .filter(token => token.name === 'flux-read' && !token.revoked)
     .map(token => token.id);

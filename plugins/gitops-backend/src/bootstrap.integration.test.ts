@@ -15,7 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
-import { sandboxBackendConfig } from './__testUtils__/sandboxConfig';
+import {
+  sandboxBackendConfig,
+  sandboxReceiverUrls,
+} from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
 
 jest.setTimeout(120_000);
@@ -73,6 +76,14 @@ describe('bootstrapping a new delivery repository', () => {
       `/projects/${encodeURIComponent('team/new-service')}/deploy_tokens`,
     );
   const dev = () => world.cluster('dev').api.store;
+  const registeredRepositories = () =>
+    request(server)
+      .get(
+        `/api/gitops/delivery-repositories?entityRef=${encodeURIComponent(
+          ENTITY_REF,
+        )}`,
+      )
+      .set(auth);
   const bootstrap = (body: Record<string, unknown>) =>
     request(server)
       .post('/api/gitops/flux/bootstrap')
@@ -129,10 +140,7 @@ describe('bootstrapping a new delivery repository', () => {
             ...sandboxBackendConfig(world),
             gitops: {
               bootstrap: { readyTimeout: { seconds: 15 } },
-              clusters: [...world.clusters.values()].map(cluster => ({
-                name: cluster.name,
-                receiverUrl: cluster.receiver.url,
-              })),
+              clusters: sandboxReceiverUrls(world),
             },
           },
         }),
@@ -247,13 +255,7 @@ describe('bootstrapping a new delivery repository', () => {
     expect(dev().get(GIT, NS, 'new-service')).toBeUndefined();
     expect(dev().get(SECRET, NS, 'new-service-auth')).toBeUndefined();
     expect(await deployTokens()).toEqual([]);
-    const registered = await request(server)
-      .get(
-        `/api/gitops/delivery-repositories?entityRef=${encodeURIComponent(
-          ENTITY_REF,
-        )}`,
-      )
-      .set(auth);
+    const registered = await registeredRepositories();
     expect(registered.body).toEqual({ items: [] });
   });
 
@@ -293,13 +295,7 @@ describe('bootstrapping a new delivery repository', () => {
     });
     expect(dev().get(SECRET, NS, 'new-service-auth')).toBeUndefined();
     expect((await deployTokens()).filter(token => !token.revoked)).toEqual([]);
-    const registered = await request(server)
-      .get(
-        `/api/gitops/delivery-repositories?entityRef=${encodeURIComponent(
-          ENTITY_REF,
-        )}`,
-      )
-      .set(auth);
+    const registered = await registeredRepositories();
     expect(registered.body.items).toEqual([]);
   });
 
@@ -352,13 +348,7 @@ describe('bootstrapping a new delivery repository', () => {
       undefined,
     );
 
-    const registered = await request(server)
-      .get(
-        `/api/gitops/delivery-repositories?entityRef=${encodeURIComponent(
-          ENTITY_REF,
-        )}`,
-      )
-      .set(auth);
+    const registered = await registeredRepositories();
     expect(registered.body.items).toEqual([
       expect.objectContaining({
         url: projectUrl,

@@ -28,7 +28,10 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
 import { gitopsPlugin } from './plugin';
-import { sandboxBackendConfig } from './__testUtils__/sandboxConfig';
+import {
+  sandboxBackendConfig,
+  sandboxReceiverUrls,
+} from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
 
@@ -134,10 +137,7 @@ describe('a git push, end to end', () => {
             app: { baseUrl: 'http://localhost:3000' },
             events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
             gitops: {
-              clusters: [...world.clusters.values()].map(cluster => ({
-                name: cluster.name,
-                receiverUrl: cluster.receiver.url,
-              })),
+              clusters: sandboxReceiverUrls(world),
             },
           },
         }),

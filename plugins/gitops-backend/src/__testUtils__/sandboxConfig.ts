@@ -32,3 +32,11 @@ export function sandboxBackendConfig(world: SandboxWorld) {
     },
   };
 }
+
+/** `gitops.clusters` for a sandbox world: each cluster's receiver on loopback. */
+export function sandboxReceiverUrls(world: SandboxWorld) {
+  return [...world.clusters.values()].map(cluster => ({
+    name: cluster.name,
+    receiverUrl: cluster.receiver.url,
+  }));
+}

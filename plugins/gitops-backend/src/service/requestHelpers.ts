@@ -92,25 +92,29 @@ export async function requireEntityPermission(
   }
 }
 
+type EntityServices = {
+  catalog: CatalogService;
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+};
+
+interface EntityOfRequest {
+  entity: Entity;
+  entityRef: string;
+  credentials: BackstageCredentials;
+  /** The user entity ref, or the service's subject, for audit trails. */
+  actor: string;
+}
+
 /**
  * The entity of a `/entities/:kind/:namespace/:name/...` request as the caller sees it
  * (one they may not see is not found), after checking `permission` on it.
  */
 export async function entityForRequest(
   req: Request,
-  services: {
-    catalog: CatalogService;
-    httpAuth: HttpAuthService;
-    permissions: PermissionsService;
-  },
+  services: EntityServices,
   permission: ResourcePermission,
-): Promise<{
-  entity: Entity;
-  entityRef: string;
-  credentials: BackstageCredentials;
-  /** The user entity ref, or the service's subject, for audit trails. */
-  actor: string;
-}> {
+): Promise<EntityOfRequest> {
   const { kind, namespace, name } = req.params;
   return entityForRef(
     req,
@@ -124,18 +128,9 @@ export async function entityForRequest(
 export async function entityForRef(
   req: Request,
   ref: string,
-  services: {
-    catalog: CatalogService;
-    httpAuth: HttpAuthService;
-    permissions: PermissionsService;
-  },
+  services: EntityServices,
   permission: ResourcePermission,
-): Promise<{
-  entity: Entity;
-  entityRef: string;
-  credentials: BackstageCredentials;
-  actor: string;
-}> {
+): Promise<EntityOfRequest> {
   const requestedRef = canonicalEntityRef(ref);
   const credentials = await services.httpAuth.credentials(req, {
     allow: ['user', 'service'],

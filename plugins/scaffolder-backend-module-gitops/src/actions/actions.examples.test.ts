@@ -10,23 +10,7 @@ import yaml from 'yaml';
 import { createFluxManifestsAction } from './fluxManifests';
 import { GitOpsBootstrapApi } from './GitOpsBootstrapApi';
 import { createRegisterDeliveryRepoAction } from './registerDeliveryRepo';
-import { ScmIntegrations } from '@backstage/integration';
-import { ConfigReader } from '@backstage/config';
-
-const integrations = ScmIntegrations.fromConfig(
-  new ConfigReader({
-    integrations: {
-      gitlab: [
-        {
-          host: 'gitlab.example.com',
-          baseUrl: 'https://gitlab.example.com',
-          apiBaseUrl: 'https://gitlab.example.com/api/v4',
-          token: 'not-used',
-        },
-      ],
-    },
-  }),
-);
+import { integrations } from '../__testUtils__/integrations';
 
 /** Renders as the backend does: a source and a Kustomization per cluster. */
 const backend: GitOpsBootstrapApi & { calls: FluxBootstrapRequest[] } = {

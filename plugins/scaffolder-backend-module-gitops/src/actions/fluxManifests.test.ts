@@ -5,23 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'yaml';
 import { createFluxManifestsAction } from './fluxManifests';
-import { ScmIntegrations } from '@backstage/integration';
-import { ConfigReader } from '@backstage/config';
-
-const integrations = ScmIntegrations.fromConfig(
-  new ConfigReader({
-    integrations: {
-      gitlab: [
-        {
-          host: 'gitlab.example.com',
-          baseUrl: 'https://gitlab.example.com',
-          apiBaseUrl: 'https://gitlab.example.com/api/v4',
-          token: 'not-used',
-        },
-      ],
-    },
-  }),
-);
+import { integrations } from '../__testUtils__/integrations';
 
 describe('gitops:flux:manifests', () => {
   const calls: FluxBootstrapRequest[] = [];

@@ -7,23 +7,7 @@ import {
 } from '@backstage-gitops/plugin-gitops-common';
 import { GitOpsBootstrapApi } from './GitOpsBootstrapApi';
 import { createRegisterDeliveryRepoAction } from './registerDeliveryRepo';
-import { ScmIntegrations } from '@backstage/integration';
-import { ConfigReader } from '@backstage/config';
-
-const integrations = ScmIntegrations.fromConfig(
-  new ConfigReader({
-    integrations: {
-      gitlab: [
-        {
-          host: 'gitlab.example.com',
-          baseUrl: 'https://gitlab.example.com',
-          apiBaseUrl: 'https://gitlab.example.com/api/v4',
-          token: 'not-used',
-        },
-      ],
-    },
-  }),
-);
+import { integrations } from '../__testUtils__/integrations';
 
 /** A backend that answers as the real one does, from the request it gets. */
 function fakeBackend(

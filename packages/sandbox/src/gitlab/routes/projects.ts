@@ -14,7 +14,7 @@ import {
   GitLab,
   requireCaller,
 } from '../context';
-import { groupEntity, projectEntity } from '../entities';
+import { groupEntity, namespaceEntity, projectEntity } from '../entities';
 import { createProject } from '../operations';
 import { AccessLevel, Namespace, Project } from '../state';
 
@@ -247,21 +247,7 @@ export function projectRoutes(router: Router, gitlab: GitLab): void {
     if (!namespace || !visible) {
       throw notFound('Namespace');
     }
-    const fullPath = state.fullPath(namespace);
-    return {
-      body: {
-        id: namespace.id,
-        name: namespace.name,
-        path: namespace.path,
-        kind: namespace.kind,
-        full_path: fullPath,
-        parent_id: namespace.parentId ?? null,
-        avatar_url: null,
-        web_url: `${gitlab.url()}/${
-          namespace.kind === 'group' ? 'groups/' : ''
-        }${fullPath}`,
-      },
-    };
+    return { body: namespaceEntity(gitlab, namespace) };
   });
 
   router.get(
