@@ -381,4 +381,43 @@ describe('bootstrapping a new delivery repository', () => {
       expect.objectContaining({ name: 'backstage-gitops-new-service' }),
     ]);
   });
+
+  it('wires an OCI artifact with a read_registry deploy token in a docker-config Secret', async () => {
+    const res = await bootstrap({
+      url: world.demo.ociUrl,
+      name: 'storefront-copy',
+      insecure: true,
+      clusters: [{ name: 'dev', path: '.' }],
+    });
+    expect(res.body.error).toBeUndefined();
+    expect(res.status).toBe(201);
+    expect(res.body.clusters[0].manifests[0]).toMatchObject({
+      kind: 'OCIRepository',
+      spec: {
+        url: world.demo.ociUrl,
+        ref: { tag: 'latest' },
+        insecure: true,
+        secretRef: { name: 'storefront-copy-auth' },
+      },
+    });
+    expect(res.body.clusters[0].ready).toEqual([
+      { name: 'storefront-copy', status: 'True' },
+    ]);
+    expect(res.body.token).toMatchObject({
+      kind: 'deploy-token',
+      owner: { type: 'project', path: 'team/delivery' },
+      scopes: ['read_registry'],
+    });
+    const secret = dev().get(SECRET, NS, 'storefront-copy-auth') as {
+      type?: string;
+      data?: Record<string, string>;
+    };
+    expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
+    const config = JSON.parse(
+      Buffer.from(secret.data!['.dockerconfigjson'], 'base64').toString(),
+    );
+    expect(Object.keys(config.auths)).toEqual([
+      new URL(world.demo.ociUrl.replace('oci://', 'http://')).host,
+    ]);
+  });
 });
