@@ -1,6 +1,9 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { AccessLevel, RunningGitLab, startGitLab } from '.';
 
+// Real Git repositories behind the API: on a busy 2-core machine a test can take seconds.
+jest.setTimeout(30_000);
+
 /**
  * The status and error text of a failed gitbeaker call (gitbeaker reads the body's
  * `error`, else `message`, JSON-encoding an object message).
