@@ -7,7 +7,11 @@ export { startWorld, DEMO_PORTS } from './world/world';
 export type { SandboxWorld, StartWorldOptions } from './world/world';
 export { startSandboxCluster, FLUX_NAMESPACE } from './world/cluster';
 export type { SandboxCluster, SandboxClusterOptions } from './world/cluster';
-export { describeWorld, backstageConfigFor } from './world/describe';
+export {
+  describeWorld,
+  backstageConfig,
+  backstageConfigFor,
+} from './world/describe';
 export type { WorldDescription } from './world/describe';
 export { startControlServer } from './world/control';
 export * from './kube';

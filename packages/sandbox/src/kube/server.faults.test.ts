@@ -79,6 +79,15 @@ describe('fault injection', () => {
     expect((await statusOf(core.listNamespace())).reason).toBe('InternalError');
   });
 
+  it('counts the requests each user made', async () => {
+    const { server, core } = cluster;
+    const before = server.requestsBy('admin');
+    await core.listNamespace();
+    await core.listNamespace();
+    expect(server.requestsBy('admin')).toBe(before + 2);
+    expect(server.requestsBy('someone-else')).toBe(0);
+  });
+
   it('adds latency and ends open watches cleanly on demand', async () => {
     const { server, core } = cluster;
     server.faults.setLatency(20);

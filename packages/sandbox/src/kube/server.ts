@@ -83,6 +83,11 @@ export interface KubeApiServer {
   readonly caData?: string;
   addToken(token: string, grant: TokenGrant): void;
   removeToken(token: string): void;
+  /**
+   * Authenticated requests served so far, per user (watches count once, when opened):
+   * what a benchmark reads to count the calls a client made.
+   */
+  requestsBy(user: string): number;
   /** The backend of a Service for `/api/v1/namespaces/{ns}/services/{svc}/proxy/...`: a handler or a URL. */
   registerServiceHandler(
     namespace: string,
@@ -169,6 +174,8 @@ export async function startKubeApiServer(
     });
   }
 
+  const requestCounts = new Map<string, number>();
+
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -192,6 +199,7 @@ export async function startKubeApiServer(
       sendJson(res, 401, failureStatus(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
+    requestCounts.set(grant.user, (requestCounts.get(grant.user) ?? 0) + 1);
     const injected = faults.takeFailure();
     if (injected !== undefined) throw new StatusError(failureStatus(injected));
 
@@ -380,6 +388,7 @@ export async function startKubeApiServer(
     caData: tls && certificateAuthorityData(tls.ca),
     addToken: (token, grant) => authorizer.addToken(token, grant),
     removeToken: token => authorizer.removeToken(token),
+    requestsBy: user => requestCounts.get(user) ?? 0,
     registerServiceHandler(namespace, name, target) {
       serviceBackends.set(`${namespace}/${name}`, target);
     },

@@ -41,8 +41,22 @@ export type WorldDescription = ReturnType<typeof describeWorld>;
  * app-config.yaml by `scripts/start`.
  */
 export function backstageConfigFor(world: SandboxWorld): string {
+  return stringify(backstageConfig(world));
+}
+
+/**
+ * `backstageConfigFor` as an object, optionally for only some of the world's clusters
+ * (a benchmark's scale).
+ */
+export function backstageConfig(
+  world: SandboxWorld,
+  options: { clusters?: string[] } = {},
+) {
   const gitlabHost = new URL(world.gitlab.url).host;
-  return stringify({
+  const clusters = [...world.clusters.values()].filter(
+    cluster => !options.clusters || options.clusters.includes(cluster.name),
+  );
+  return {
     backend: {
       auth: {
         externalAccess: [
@@ -64,7 +78,7 @@ export function backstageConfigFor(world: SandboxWorld): string {
       // Lets the demo register clusters at runtime (tokens stored encrypted with it).
       encryptionSecret: world.backstageEncryptionSecret,
       // Each cluster's webhook receiver, reachable from the backend on loopback.
-      clusters: [...world.clusters.values()].map(cluster => ({
+      clusters: clusters.map(cluster => ({
         name: cluster.name,
         receiverUrl: cluster.receiver.url,
       })),
@@ -84,7 +98,7 @@ export function backstageConfigFor(world: SandboxWorld): string {
       clusterLocatorMethods: [
         {
           type: 'config',
-          clusters: [...world.clusters.values()].map(cluster => ({
+          clusters: clusters.map(cluster => ({
             name: cluster.name,
             url: cluster.api.url,
             authProvider: 'serviceAccount',
@@ -98,5 +112,5 @@ export function backstageConfigFor(world: SandboxWorld): string {
         },
       ],
     },
-  });
+  };
 }
