@@ -1,0 +1,114 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { startWorld } from '@backstage-gitops/sandbox';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchReport, goals, markdown } from './report';
+import { statusScenario } from './scenarios/status';
+
+const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--latency 20] [--out DIR] [--smoke]
+
+Starts the sandbox world with as many clusters as the largest scale, runs every
+scenario, prints a Markdown table and writes the JSON to DIR (bench/results).
+--smoke: one small scale and few requests, to check the bench runs (CI).`;
+
+function positiveInts(value: string, what: string): number[] {
+  const numbers = value.split(',').map(part => Number(part.trim()));
+  if (numbers.some(n => !Number.isInteger(n) || n < 1 || n > 500)) {
+    throw new Error(
+      `${what} must be whole numbers from 1 to 500, got "${value}"`,
+    );
+  }
+  return numbers;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scales: { type: 'string', default: '1,10,50' },
+      requests: { type: 'string', default: '200' },
+      latency: { type: 'string', default: '20' },
+      out: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const scales = values.smoke ? [2] : positiveInts(values.scales!, '--scales');
+  const [requests] = values.smoke
+    ? [20]
+    : positiveInts(values.requests!, '--requests');
+  const [latencyMs] = positiveInts(values.latency!, '--latency');
+  const outDir = resolve(
+    values.out ??
+      resolvePackagePath(
+        '@backstage-gitops/bench',
+        '..',
+        '..',
+        'bench',
+        'results',
+      ),
+  );
+
+  const largest = Math.max(...scales);
+  const names = Array.from(
+    { length: largest },
+    (_, i) => `c${String(i + 1).padStart(3, '0')}`,
+  );
+  const dataDir = await mkdtemp(join(tmpdir(), 'gitops-bench-'));
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  log(`==> Starting the sandbox world with ${largest} cluster(s)`);
+  const world = await startWorld({
+    dataDir,
+    clusters: names,
+    // The sources need not poll during the measurements.
+    sourceInterval: '1h',
+  });
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    status: [],
+  };
+  try {
+    for (const scale of scales) {
+      log(
+        `==> Entity status on ${scale} cluster(s), ${requests} requests each`,
+      );
+      report.status.push(
+        await statusScenario(world, {
+          clusters: names.slice(0, scale),
+          latencyMs,
+          requests,
+        }),
+      );
+    }
+  } finally {
+    await world.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  log(`(free memory at the end: ${Math.round(freemem() / 2 ** 20)} MiB)`);
+
+  const table = markdown(report);
+  process.stdout.write(table);
+  await mkdir(outDir, { recursive: true });
+  const file = join(
+    outDir,
+    `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`,
+  );
+  await writeFile(
+    file,
+    `${JSON.stringify({ ...report, goals: goals(report) }, null, 2)}\n`,
+  );
+  log(`==> Results: ${file}`);
+  return 0;
+}

@@ -1,0 +1,2 @@
+export { main } from './cli';
+export { summarize } from './stats';

@@ -1,0 +1,79 @@
+import { StatusResult } from './scenarios/status';
+
+export interface BenchReport {
+  startedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  status: StatusResult[];
+}
+
+export interface Goal {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/** The issue's goals that this run measured, each met or not. */
+export function goals(report: BenchReport): Goal[] {
+  const at50 = report.status.find(result => result.clusters === 50);
+  if (!at50) return [];
+  return [
+    {
+      name: 'status p95 at 50 clusters',
+      target: '≤ 10 ms',
+      measured: ms(at50.ours.p95),
+      met: at50.ours.p95 <= 10,
+    },
+    {
+      name: 'cluster calls per status request at 50 clusters',
+      target: '0',
+      measured: String(at50.ours.clusterCallsPerRequest),
+      met: at50.ours.clusterCallsPerRequest === 0,
+    },
+    {
+      name: 'faster than the Kubernetes plugin at 50 clusters (p95)',
+      target: '≥ 20×',
+      measured: `${at50.speedupP95.toFixed(1)}×`,
+      met: at50.speedupP95 >= 20,
+    },
+  ];
+}
+
+/** The run as a Markdown table, as the README shows it. */
+export function markdown(report: BenchReport): string {
+  const lines = [
+    `Run ${report.startedAt} on ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}.`,
+    '',
+    '**Entity status** (every cluster API call delayed by the latency; ours from the watch caches, the peer is the Kubernetes plugin\u2019s custom resource query for the Flux kinds)',
+    '',
+    '| clusters | latency | ours p50 / p95 / p99 | ours cluster calls | peer p50 / p95 / p99 | peer cluster calls | peer ÷ ours (p95) |',
+    '| --: | --: | --: | --: | --: | --: | --: |',
+    ...report.status.map(
+      r =>
+        `| ${r.clusters} | ${r.latencyMs} ms | ${ms(r.ours.median)} / ${ms(
+          r.ours.p95,
+        )} / ${ms(r.ours.p99)} | ${r.ours.clusterCallsPerRequest} | ${ms(
+          r.peer.median,
+        )} / ${ms(r.peer.p95)} / ${ms(r.peer.p99)} | ${
+          r.peer.clusterCallsPerRequest
+        } | ${r.speedupP95.toFixed(1)}× |`,
+    ),
+  ];
+  const measuredGoals = goals(report);
+  if (measuredGoals.length > 0) {
+    lines.push(
+      '',
+      '| goal | target | measured | |',
+      '| --- | --: | --: | --- |',
+      ...measuredGoals.map(
+        goal =>
+          `| ${goal.name} | ${goal.target} | ${goal.measured} | ${
+            goal.met ? 'met' : '**not met**'
+          } |`,
+      ),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

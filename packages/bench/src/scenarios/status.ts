@@ -1,0 +1,119 @@
+import { SandboxWorld } from '@backstage-gitops/sandbox';
+import { ENTITY, startBenchBackend } from '../backend';
+import { summarize, Summary, timeEach } from '../stats';
+
+/** The service account both backends use on the sandbox clusters. */
+const BACKSTAGE_USER = 'system:serviceaccount:backstage:gitops';
+
+/** The Flux kinds the community Flux plugin asks the Kubernetes plugin for. */
+const FLUX_CUSTOM_RESOURCES = [
+  ['source.toolkit.fluxcd.io', 'v1', 'gitrepositories'],
+  ['source.toolkit.fluxcd.io', 'v1', 'ocirepositories'],
+  ['source.toolkit.fluxcd.io', 'v1', 'helmrepositories'],
+  ['kustomize.toolkit.fluxcd.io', 'v1', 'kustomizations'],
+  ['helm.toolkit.fluxcd.io', 'v2', 'helmreleases'],
+].map(([group, apiVersion, plural]) => ({ group, apiVersion, plural }));
+
+export interface StatusResult {
+  clusters: number;
+  latencyMs: number;
+  ours: Summary & { clusterCallsPerRequest: number };
+  peer: Summary & { clusterCallsPerRequest: number };
+  /** Peer p95 over ours, measured in the same run. */
+  speedupP95: number;
+}
+
+function clusterCalls(world: SandboxWorld, clusters: string[]): number {
+  return clusters.reduce(
+    (sum, name) => sum + world.cluster(name).api.requestsBy(BACKSTAGE_USER),
+    0,
+  );
+}
+
+async function expectOk(response: Response, what: string) {
+  if (!response.ok) {
+    throw new Error(`${what}: ${response.status} ${await response.text()}`);
+  }
+  await response.arrayBuffer();
+}
+
+/**
+ * Entity status on `clusters` clusters, each API call delayed by `latencyMs`: the GitOps
+ * backend's status (from its watch caches) against the Kubernetes plugin's custom
+ * resource query for the Flux kinds (what the community Flux plugin does per page view).
+ */
+export async function statusScenario(
+  world: SandboxWorld,
+  options: { clusters: string[]; latencyMs: number; requests: number },
+): Promise<StatusResult> {
+  const { clusters, latencyMs, requests } = options;
+  const backend = await startBenchBackend(world, clusters);
+  try {
+    const statusUrl = `${backend.url}/api/gitops/entities/${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}/status`;
+    // Warm: every cluster's cache synced and the entity's chains there.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const response = await fetch(statusUrl, { headers: backend.headers });
+      const body = (await response.json()) as {
+        clusters?: Array<{ stale?: boolean; chains?: unknown[] }>;
+      };
+      const ready =
+        response.ok &&
+        body.clusters?.length === clusters.length &&
+        body.clusters.every(c => !c.stale && (c.chains?.length ?? 0) > 0);
+      if (ready) break;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `The GitOps caches did not sync: ${JSON.stringify(body).slice(
+            0,
+            300,
+          )}`,
+        );
+      }
+      await new Promise(resolve => setTimeout(resolve, 500));
+    }
+    for (const name of clusters) {
+      world.cluster(name).api.faults.setLatency(latencyMs);
+    }
+
+    const ourCallsBefore = clusterCalls(world, clusters);
+    const ours = await timeEach(requests, async () => {
+      await expectOk(
+        await fetch(statusUrl, { headers: backend.headers }),
+        'GitOps status',
+      );
+    });
+    const ourCalls = clusterCalls(world, clusters) - ourCallsBefore;
+
+    const peerBody = JSON.stringify({
+      entityRef: `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`,
+      auth: {},
+      customResources: FLUX_CUSTOM_RESOURCES,
+    });
+    const peerCallsBefore = clusterCalls(world, clusters);
+    const peer = await timeEach(requests, async () => {
+      await expectOk(
+        await fetch(`${backend.url}/api/kubernetes/resources/custom/query`, {
+          method: 'POST',
+          headers: { ...backend.headers, 'Content-Type': 'application/json' },
+          body: peerBody,
+        }),
+        'Kubernetes custom resource query',
+      );
+    });
+    const peerCalls = clusterCalls(world, clusters) - peerCallsBefore;
+
+    const oursSummary = summarize(ours);
+    const peerSummary = summarize(peer);
+    return {
+      clusters: clusters.length,
+      latencyMs,
+      ours: { ...oursSummary, clusterCallsPerRequest: ourCalls / requests },
+      peer: { ...peerSummary, clusterCallsPerRequest: peerCalls / requests },
+      speedupP95: peerSummary.p95 / oursSummary.p95,
+    };
+  } finally {
+    for (const name of clusters) world.cluster(name).api.faults.setLatency(0);
+    await backend.stop();
+  }
+}
