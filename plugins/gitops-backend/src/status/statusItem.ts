@@ -94,16 +94,22 @@ function withoutUndefined<T extends object>(value: T): T {
   ) as T;
 }
 
-/** The status item of a cached Flux object with its latest events. */
-export function toStatusItem(
-  object: CachedFluxObject,
-  events: CachedEvent[],
-): FluxStatusItem {
+/**
+ * The status item of each cached object, without its events. The watch caches replace an
+ * object on every change, so an object's item never goes stale: a page view at 50
+ * clusters builds it once per change instead of once per request.
+ */
+const itemsOfObjects = new WeakMap<
+  CachedFluxObject,
+  Omit<FluxStatusItem, 'events'>
+>();
+
+function objectItem(object: CachedFluxObject): Omit<FluxStatusItem, 'events'> {
   const { namespace, name } = object.metadata;
   const status = fluxStatusOf(object);
   const spec = specSchema.parse(object.spec ?? {});
   const inventory = status.inventory?.entries.map(entry => entry.id);
-  return withoutUndefined<FluxStatusItem>({
+  return withoutUndefined<Omit<FluxStatusItem, 'events'>>({
     kind: object.kind,
     name,
     namespace,
@@ -123,6 +129,21 @@ export function toStatusItem(
       name: d.name,
       namespace: d.namespace || namespace,
     })),
+  });
+}
+
+/** The status item of a cached Flux object with its latest events. */
+export function toStatusItem(
+  object: CachedFluxObject,
+  events: CachedEvent[],
+): FluxStatusItem {
+  let item = itemsOfObjects.get(object);
+  if (!item) {
+    item = objectItem(object);
+    itemsOfObjects.set(object, item);
+  }
+  return {
+    ...item,
     events: events.slice(0, EVENTS_PER_ITEM).map(event =>
       withoutUndefined({
         type: event.type,
@@ -132,7 +153,7 @@ export function toStatusItem(
         lastSeen: event.lastSeen,
       }),
     ),
-  });
+  };
 }
 
 /** The commit sha of a Git revision (`main@sha1:<sha>`, `sha1:<sha>`, `main/<sha>`, a bare sha). */
