@@ -7,17 +7,18 @@ import { parseArgs } from 'node:util';
 import { BenchReport, goals, markdown } from './report';
 import { statusScenario } from './scenarios/status';
 
-const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--latency 20] [--out DIR] [--smoke]
+const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20] [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
-scenario, prints a Markdown table and writes the JSON to DIR (bench/results).
+scenario (each figure the median over the runs), prints a Markdown table and
+writes the JSON to DIR (bench/results).
 --smoke: one small scale and few requests, to check the bench runs (CI).`;
 
-function positiveInts(value: string, what: string): number[] {
+function positiveInts(value: string, what: string, max: number): number[] {
   const numbers = value.split(',').map(part => Number(part.trim()));
-  if (numbers.some(n => !Number.isInteger(n) || n < 1 || n > 500)) {
+  if (numbers.some(n => !Number.isInteger(n) || n < 1 || n > max)) {
     throw new Error(
-      `${what} must be whole numbers from 1 to 500, got "${value}"`,
+      `${what} must be whole numbers from 1 to ${max}, got "${value}"`,
     );
   }
   return numbers;
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       scales: { type: 'string', default: '1,10,50' },
       requests: { type: 'string', default: '200' },
+      runs: { type: 'string', default: '5' },
       latency: { type: 'string', default: '20' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
@@ -39,11 +41,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const scales = values.smoke ? [2] : positiveInts(values.scales!, '--scales');
+  const scales = values.smoke
+    ? [2]
+    : positiveInts(values.scales!, '--scales', 500);
   const [requests] = values.smoke
     ? [20]
-    : positiveInts(values.requests!, '--requests');
-  const [latencyMs] = positiveInts(values.latency!, '--latency');
+    : positiveInts(values.requests!, '--requests', 100_000);
+  const [latencyMs] = positiveInts(values.latency!, '--latency', 10_000);
+  const [runs] = values.smoke ? [1] : positiveInts(values.runs!, '--runs', 100);
   const outDir = resolve(
     values.out ??
       resolvePackagePath(
@@ -82,13 +87,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     for (const scale of scales) {
       log(
-        `==> Entity status on ${scale} cluster(s), ${requests} requests each`,
+        `==> Entity status on ${scale} cluster(s), ${runs} run(s) of ${requests} requests each`,
       );
       report.status.push(
         await statusScenario(world, {
           clusters: names.slice(0, scale),
           latencyMs,
           requests,
+          runs,
         }),
       );
     }

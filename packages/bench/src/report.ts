@@ -46,7 +46,9 @@ export function markdown(report: BenchReport): string {
   const lines = [
     `Run ${report.startedAt} on ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}.`,
     '',
-    '**Entity status** (every cluster API call delayed by the latency; ours from the watch caches, the peer is the Kubernetes plugin\u2019s custom resource query for the Flux kinds)',
+    `**Entity status** (every cluster API call delayed by the latency; ours from the watch caches, the peer is the Kubernetes plugin\u2019s custom resource query for the Flux kinds; each figure the median of ${
+      report.status[0]?.runs ?? 0
+    } runs)`,
     '',
     '| clusters | latency | ours p50 / p95 / p99 | ours cluster calls | peer p50 / p95 / p99 | peer cluster calls | peer ÷ ours (p95) |',
     '| --: | --: | --: | --: | --: | --: | --: |',

@@ -1,4 +1,4 @@
-import { summarize, timeEach } from './stats';
+import { medianOfRuns, summarize, timeEach } from './stats';
 
 describe('summarize', () => {
   it('takes the median and nearest-rank percentiles', () => {
@@ -27,5 +27,24 @@ describe('timeEach', () => {
     expect(durations).toHaveLength(3);
     for (const duration of durations)
       expect(duration).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe('medianOfRuns', () => {
+  it('takes each statistic\u2019s median over the runs, and the overall max', () => {
+    const run = (median: number, p95: number, max: number) => ({
+      count: 10,
+      median,
+      p95,
+      p99: p95 + 1,
+      max,
+    });
+    expect(medianOfRuns([run(1, 5, 9), run(2, 50, 60), run(3, 6, 7)])).toEqual({
+      count: 30,
+      median: 2,
+      p95: 6,
+      p99: 7,
+      max: 60,
+    });
   });
 });

@@ -42,3 +42,17 @@ export async function timeEach(
   }
   return durations;
 }
+
+/** Each statistic's median over repeated runs (a run's outliers do not decide). */
+export function medianOfRuns(runs: Summary[]): Summary {
+  if (runs.length === 0) throw new Error('No runs to combine');
+  const median = (pick: (summary: Summary) => number) =>
+    summarize(runs.map(pick)).median;
+  return {
+    count: runs.reduce((sum, run) => sum + run.count, 0),
+    median: median(run => run.median),
+    p95: median(run => run.p95),
+    p99: median(run => run.p99),
+    max: Math.max(...runs.map(run => run.max)),
+  };
+}

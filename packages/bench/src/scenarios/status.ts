@@ -1,6 +1,6 @@
 import { SandboxWorld } from '@backstage-gitops/sandbox';
 import { ENTITY, startBenchBackend } from '../backend';
-import { summarize, Summary, timeEach } from '../stats';
+import { medianOfRuns, summarize, Summary, timeEach } from '../stats';
 
 /** The service account both backends use on the sandbox clusters. */
 const BACKSTAGE_USER = 'system:serviceaccount:backstage:gitops';
@@ -17,6 +17,7 @@ const FLUX_CUSTOM_RESOURCES = [
 export interface StatusResult {
   clusters: number;
   latencyMs: number;
+  runs: number;
   ours: Summary & { clusterCallsPerRequest: number };
   peer: Summary & { clusterCallsPerRequest: number };
   /** Peer p95 over ours, measured in the same run. */
@@ -44,9 +45,15 @@ async function expectOk(response: Response, what: string) {
  */
 export async function statusScenario(
   world: SandboxWorld,
-  options: { clusters: string[]; latencyMs: number; requests: number },
+  options: {
+    clusters: string[];
+    latencyMs: number;
+    requests: number;
+    /** Repeated runs; each figure is the median over them. */
+    runs: number;
+  },
 ): Promise<StatusResult> {
-  const { clusters, latencyMs, requests } = options;
+  const { clusters, latencyMs, requests, runs } = options;
   const backend = await startBenchBackend(world, clusters);
   try {
     const statusUrl = `${backend.url}/api/gitops/entities/${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}/status`;
@@ -76,40 +83,56 @@ export async function statusScenario(
       world.cluster(name).api.faults.setLatency(latencyMs);
     }
 
-    const ourCallsBefore = clusterCalls(world, clusters);
-    const ours = await timeEach(requests, async () => {
-      await expectOk(
-        await fetch(statusUrl, { headers: backend.headers }),
-        'GitOps status',
-      );
-    });
-    const ourCalls = clusterCalls(world, clusters) - ourCallsBefore;
-
     const peerBody = JSON.stringify({
       entityRef: `${ENTITY.kind}:${ENTITY.namespace}/${ENTITY.name}`,
       auth: {},
       customResources: FLUX_CUSTOM_RESOURCES,
     });
-    const peerCallsBefore = clusterCalls(world, clusters);
-    const peer = await timeEach(requests, async () => {
-      await expectOk(
-        await fetch(`${backend.url}/api/kubernetes/resources/custom/query`, {
-          method: 'POST',
-          headers: { ...backend.headers, 'Content-Type': 'application/json' },
-          body: peerBody,
-        }),
-        'Kubernetes custom resource query',
-      );
-    });
-    const peerCalls = clusterCalls(world, clusters) - peerCallsBefore;
+    const ourRuns: Summary[] = [];
+    const peerRuns: Summary[] = [];
+    let ourCalls = 0;
+    let peerCalls = 0;
+    // Alternating, so both sides meet the same background (GC, the world's timers).
+    for (let run = 0; run < runs; run++) {
+      const ourCallsBefore = clusterCalls(world, clusters);
+      const ours = await timeEach(requests, async () => {
+        await expectOk(
+          await fetch(statusUrl, { headers: backend.headers }),
+          'GitOps status',
+        );
+      });
+      ourCalls += clusterCalls(world, clusters) - ourCallsBefore;
+      ourRuns.push(summarize(ours));
 
-    const oursSummary = summarize(ours);
-    const peerSummary = summarize(peer);
+      const peerCallsBefore = clusterCalls(world, clusters);
+      const peer = await timeEach(requests, async () => {
+        await expectOk(
+          await fetch(`${backend.url}/api/kubernetes/resources/custom/query`, {
+            method: 'POST',
+            headers: { ...backend.headers, 'Content-Type': 'application/json' },
+            body: peerBody,
+          }),
+          'Kubernetes custom resource query',
+        );
+      });
+      peerCalls += clusterCalls(world, clusters) - peerCallsBefore;
+      peerRuns.push(summarize(peer));
+    }
+
+    const oursSummary = medianOfRuns(ourRuns);
+    const peerSummary = medianOfRuns(peerRuns);
     return {
       clusters: clusters.length,
       latencyMs,
-      ours: { ...oursSummary, clusterCallsPerRequest: ourCalls / requests },
-      peer: { ...peerSummary, clusterCallsPerRequest: peerCalls / requests },
+      runs,
+      ours: {
+        ...oursSummary,
+        clusterCallsPerRequest: ourCalls / (requests * runs),
+      },
+      peer: {
+        ...peerSummary,
+        clusterCallsPerRequest: peerCalls / (requests * runs),
+      },
       speedupP95: peerSummary.p95 / oursSummary.p95,
     };
   } finally {
