@@ -200,6 +200,7 @@ export class ClusterCache {
       connected: this.discovered && this.watches.every(w => w.open),
       stale: this.isStale(),
       servedFluxVersions: { ...this.versions },
+      cachedObjects: this.index.size,
       lastEventAt: this.lastEventAt?.toISOString(),
       lastSyncedAt: (this.isStale() ? this.syncedUntil : now)?.toISOString(),
       lastError: this.lastError && {

@@ -112,6 +112,9 @@ describe('FluxCache on the demo world', () => {
         .map(k => k.metadata.name)
         .sort(),
     ).toEqual(['infrastructure', 'payments', 'podinfo', 'storefront']);
+    // The demo's GitRepository, OCIRepository, four Kustomizations and Receivers, if any.
+    expect(health.cachedObjects).toBe(cache.list('dev').length);
+    expect(health.cachedObjects).toBeGreaterThanOrEqual(6);
   });
 
   it('indexes sources by normalized URL and their consumers by sourceRef', () => {

@@ -55,48 +55,67 @@ function isString(value: string | undefined): value is string {
   return typeof value === 'string';
 }
 
-/** The index terms an object is filed under, so an update can unfile exactly what it filed. */
+/** The index terms an object is filed under. */
 interface Terms {
   url?: string;
   sources: string[];
   kubernetesId?: string;
 }
 
-function add(map: Map<string, Set<string>>, term: string, key: string) {
-  let keys = map.get(term);
-  if (!keys) map.set(term, (keys = new Set()));
-  keys.add(key);
+// Computed again from the kept object to unfile it, rather than kept per object: a
+// million objects are the goal, and cached objects are never changed in place.
+function termsOf(object: CachedFluxObject): Terms {
+  return {
+    url: normalizedUrl(object),
+    sources: sourceKeysOf(object),
+    kubernetesId: object.metadata.labels?.[ANNOTATION_KUBERNETES_ID],
+  };
 }
 
-function remove(map: Map<string, Set<string>>, term: string, key: string) {
+/**
+ * Keys filed under a term: most terms (a source's URL, a kubernetes-id) name one object,
+ * kept as the key itself; a Set only once there are more (a Set costs ~200 bytes).
+ */
+type Filed = string | Set<string>;
+
+function add(map: Map<string, Filed>, term: string, key: string) {
   const keys = map.get(term);
-  keys?.delete(key);
-  if (keys?.size === 0) map.delete(term);
+  if (keys === undefined || keys === key) map.set(term, key);
+  else if (typeof keys === 'string') map.set(term, new Set([keys, key]));
+  else keys.add(key);
+}
+
+function remove(map: Map<string, Filed>, term: string, key: string) {
+  const keys = map.get(term);
+  if (keys === key) map.delete(term);
+  else if (typeof keys !== 'string' && keys) {
+    keys.delete(key);
+    if (keys.size === 1) map.set(term, keys.values().next().value!);
+  }
 }
 
 /** One cluster's Flux objects and events, indexed for the queries status requests make. */
 export class FluxIndex {
   private readonly objects = new Map<string, CachedFluxObject>();
-  private readonly terms = new Map<string, Terms>();
-  private readonly byUrl = new Map<string, Set<string>>();
-  private readonly bySource = new Map<string, Set<string>>();
-  private readonly byKubernetesId = new Map<string, Set<string>>();
+  private readonly byUrl = new Map<string, Filed>();
+  private readonly bySource = new Map<string, Filed>();
+  private readonly byKubernetesId = new Map<string, Filed>();
   private readonly eventsByObject = new Map<string, Map<string, CachedEvent>>();
 
   constructor(private readonly eventsPerObject: number) {}
 
+  /** How many objects are held. */
+  get size(): number {
+    return this.objects.size;
+  }
+
   upsert(object: CachedFluxObject): void {
     const key = keyOf({ kind: object.kind, ...object.metadata });
     this.unfile(key);
-    const terms: Terms = {
-      url: normalizedUrl(object),
-      sources: sourceKeysOf(object),
-      kubernetesId: object.metadata.labels?.[ANNOTATION_KUBERNETES_ID],
-    };
+    const terms = termsOf(object);
     if (terms.url) add(this.byUrl, terms.url, key);
     for (const source of terms.sources) add(this.bySource, source, key);
     if (terms.kubernetesId) add(this.byKubernetesId, terms.kubernetesId, key);
-    this.terms.set(key, terms);
     this.objects.set(key, object);
   }
 
@@ -155,17 +174,19 @@ export class FluxIndex {
   }
 
   private unfile(key: string) {
-    const terms = this.terms.get(key);
-    if (!terms) return;
+    const kept = this.objects.get(key);
+    if (!kept) return;
+    const terms = termsOf(kept);
     if (terms.url) remove(this.byUrl, terms.url, key);
     for (const source of terms.sources) remove(this.bySource, source, key);
     if (terms.kubernetesId)
       remove(this.byKubernetesId, terms.kubernetesId, key);
-    this.terms.delete(key);
   }
 
-  private resolve(keys: Set<string> | undefined): CachedFluxObject[] {
-    return [...(keys ?? [])].flatMap(key => this.objects.get(key) ?? []);
+  private resolve(keys: Filed | undefined): CachedFluxObject[] {
+    if (keys === undefined) return [];
+    const all = typeof keys === 'string' ? [keys] : [...keys];
+    return all.flatMap(key => this.objects.get(key) ?? []);
   }
 }
 

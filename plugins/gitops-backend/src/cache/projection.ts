@@ -26,24 +26,134 @@ function stringMap(value: unknown): Record<string, string> | undefined {
   return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
-function metadataOf(raw: Raw): CachedMetadata {
+/**
+ * A copy without undefined fields, built by adding properties (deleting them would turn a
+ * V8 object into a slower and larger dictionary).
+ */
+function compact<T extends Raw>(fields: T): T {
+  const out: Raw = {};
+  for (const key of Object.keys(fields)) {
+    if (fields[key] !== undefined) out[key] = fields[key];
+  }
+  return out as T;
+}
+
+function metadataOf(raw: Raw, options: { created: boolean }): CachedMetadata {
   const m: Raw = isRecord(raw.metadata) ? raw.metadata : {};
-  return {
+  return compact({
     name: String(m.name ?? ''),
-    namespace: String(m.namespace ?? ''),
+    namespace: shared(String(m.namespace ?? '')) ?? '',
     uid: m.uid,
     generation: typeof m.generation === 'number' ? m.generation : undefined,
     resourceVersion: m.resourceVersion,
-    creationTimestamp: toIso(m.creationTimestamp),
+    creationTimestamp: options.created ? toIso(m.creationTimestamp) : undefined,
     deletionTimestamp: toIso(m.deletionTimestamp),
     labels: stringMap(m.labels),
     annotations: stringMap(m.annotations),
-  };
+  });
 }
 
 /**
- * Keeps what discovery, status and actions read: the rest of what the API server sends
- * (managedFields, owner references, large annotations) is dropped so memory stays bounded.
+ * Strings every cluster repeats (namespaces, condition types, reasons, intervals): one copy
+ * each for the whole process. Bounded, so odd values cannot grow it without limit.
+ */
+const vocabulary = new Map<string, string>();
+const VOCABULARY_LIMIT = 10_000;
+
+function shared(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const known = vocabulary.get(value);
+  if (known !== undefined) return known;
+  if (vocabulary.size < VOCABULARY_LIMIT) vocabulary.set(value, value);
+  return value;
+}
+
+/** The spec fields discovery, status, actions and token inventory read. */
+const KEPT_SPEC_FIELDS = [
+  'url',
+  'ref',
+  'secretRef',
+  'provider',
+  'sourceRef',
+  'chart',
+  'chartRef',
+  'path',
+  'targetNamespace',
+  'suspend',
+  'interval',
+  'dependsOn',
+];
+
+function specOf(raw: Raw, kind: FluxKind): Raw {
+  if (!isRecord(raw.spec)) return {};
+  // The Receiver manager compares a whole Receiver spec with the one it wants.
+  if (kind === 'Receiver') return raw.spec;
+  const spec: Raw = {};
+  for (const field of KEPT_SPEC_FIELDS) {
+    if (raw.spec[field] !== undefined) spec[field] = raw.spec[field];
+  }
+  if (typeof spec.interval === 'string') spec.interval = shared(spec.interval);
+  return spec;
+}
+
+function conditionsOf(value: unknown, same: (text: unknown) => unknown) {
+  if (!Array.isArray(value)) return undefined;
+  return value.filter(isRecord).map(condition =>
+    compact({
+      type: shared(condition.type),
+      status: shared(condition.status),
+      reason: shared(condition.reason),
+      // Flux repeats one message over several conditions of an object.
+      message: same(condition.message),
+    }),
+  );
+}
+
+/** The status fields status, actions and receivers read; the rest (history, artifact URLs) is dropped. */
+function statusOf(raw: Raw): Raw {
+  if (!isRecord(raw.status)) return {};
+  const status: Raw = raw.status;
+  // Within one object the same revision appears as attempted, applied and in messages.
+  const texts = new Map<string, string>();
+  const same = (text: unknown) => {
+    if (typeof text !== 'string') return undefined;
+    const known = texts.get(text);
+    if (known !== undefined) return known;
+    texts.set(text, text);
+    return text;
+  };
+  const artifact = isRecord(status.artifact) ? status.artifact : undefined;
+  const metadata = isRecord(artifact?.metadata)
+    ? stringMap(artifact!.metadata)
+    : undefined;
+  const inventory = isRecord(status.inventory) ? status.inventory : undefined;
+  return compact({
+    observedGeneration: status.observedGeneration,
+    conditions: conditionsOf(status.conditions, same),
+    lastHandledReconcileAt: status.lastHandledReconcileAt,
+    lastAppliedRevision: same(status.lastAppliedRevision),
+    lastAttemptedRevision: same(status.lastAttemptedRevision),
+    lastAppliedOriginRevision: same(status.lastAppliedOriginRevision),
+    artifact: artifact && {
+      revision: same(artifact.revision),
+      ...(metadata && { metadata }),
+    },
+    inventory: Array.isArray(inventory?.entries)
+      ? {
+          entries: inventory!.entries
+            .filter(isRecord)
+            .map((entry: Raw) => ({ id: entry.id })),
+        }
+      : undefined,
+    webhookPath: status.webhookPath,
+  });
+}
+
+/**
+ * Keeps what discovery, status, actions and receivers read: the rest of what the API
+ * server sends (managedFields, owner references, large annotations, patches, values,
+ * artifact URLs, condition timestamps) is dropped so memory stays bounded: a million
+ * cached objects is the goal on one backend.
  */
 export function projectFluxObject(
   raw: Raw,
@@ -51,18 +161,14 @@ export function projectFluxObject(
   kind: FluxKind,
   apiVersion: string,
 ): CachedFluxObject {
-  const spec: Raw = isRecord(raw.spec) ? { ...raw.spec } : {};
-  if (kind === 'HelmRelease') {
-    // Values can be large and can carry secrets; nothing the cache serves needs them.
-    delete spec.values;
-  }
   return {
     cluster,
     kind,
     apiVersion,
-    metadata: metadataOf(raw),
-    spec,
-    status: isRecord(raw.status) ? raw.status : {},
+    // Nothing reads when an object was created; events keep theirs.
+    metadata: metadataOf(raw, { created: false }),
+    spec: specOf(raw, kind),
+    status: statusOf(raw),
   };
 }
 
@@ -75,7 +181,7 @@ export function projectFluxEvent(raw: Raw): CachedEvent | undefined {
   if (!isFluxKind(kind) || !apiVersion.includes('.toolkit.fluxcd.io/')) {
     return undefined;
   }
-  const metadata = metadataOf(raw);
+  const metadata = metadataOf(raw, { created: true });
   return {
     metadata: {
       name: metadata.name,

@@ -54,6 +54,8 @@ export interface ClusterHealth {
   stale: boolean;
   /** The served apiVersion per Flux kind, e.g. `{ GitRepository: 'source.toolkit.fluxcd.io/v1' }`. */
   servedFluxVersions: Partial<Record<DiscoveredKind, string>>;
+  /** Flux objects held in the cache (events not counted). */
+  cachedObjects: number;
   /** When the cache last received a list or watch event (ISO). */
   lastEventAt?: string;
   /** When every watch was last open (ISO). */

@@ -23,12 +23,14 @@ const health: ClusterHealthSource = {
           connected: true,
           stale: false,
           servedFluxVersions: { GitRepository: 'source.toolkit.fluxcd.io/v1' },
+          cachedObjects: 12,
           lastEventAt: '2026-01-01T00:00:00.000Z',
         }
       : {
           connected: false,
           stale: true,
           servedFluxVersions: {},
+          cachedObjects: 0,
           lastError: {
             message: 'connect ECONNREFUSED',
             at: '2026-01-01T00:00:00.000Z',
@@ -110,6 +112,7 @@ describe('cluster routes', () => {
             servedFluxVersions: {
               GitRepository: 'source.toolkit.fluxcd.io/v1',
             },
+            cachedObjects: 12,
             lastEventAt: '2026-01-01T00:00:00.000Z',
           },
         },

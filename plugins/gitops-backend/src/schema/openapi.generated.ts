@@ -728,6 +728,10 @@ export const spec = {
                   "type": "string"
                 }
               },
+              "cachedObjects": {
+                "type": "integer",
+                "description": "Flux objects held in the cluster's watch cache."
+              },
               "lastEventAt": {
                 "type": "string"
               },
