@@ -18,3 +18,5 @@ export * from './kube';
 export { startGitLab } from './gitlab';
 export type { RunningGitLab } from './gitlab';
 export { startRegistry, pushArtifact, pullArtifact } from './oci';
+export { startFleet } from './world/fleet';
+export type { SandboxFleet, FleetCluster } from './world/fleet';
