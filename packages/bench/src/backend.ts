@@ -1,19 +1,16 @@
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import gitopsPlugin from '@backstage-gitops/plugin-gitops-backend';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import { backstageConfig, SandboxWorld } from '@backstage-gitops/sandbox';
-import kubernetesPlugin from '@backstage/plugin-kubernetes-backend';
+import { launchProbe } from './probe/launch';
+import { ProbeFeatures } from './probe/protocol';
 
-/** The entity both backends are asked about: the demo's podinfo. */
+/** The entity every scenario asks about: the demo's podinfo. */
 export const ENTITY = {
   kind: 'component',
   namespace: 'default',
   name: 'podinfo',
 };
+
+export const ENTITY_PATH = `${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}`;
 
 export interface BenchBackend {
   url: string;
@@ -23,54 +20,44 @@ export interface BenchBackend {
 }
 
 /**
- * One Backstage backend with the GitOps plugin and, for comparison, the Kubernetes plugin
- * the community Flux plugin builds on, both pointed at `clusters` of the world.
+ * One Backstage backend, in a process of its own, with the GitOps plugin pointed at
+ * `clusters` of the world, and the plugins the scenario compares with or needs.
  */
 export async function startBenchBackend(
   world: SandboxWorld,
   clusters: string[],
+  features: ProbeFeatures = {},
 ): Promise<BenchBackend> {
-  const backend = await startTestBackend({
-    features: [
-      gitopsPlugin,
-      kubernetesPlugin,
-      mockServices.rootConfig.factory({
-        data: backstageConfig(world, { clusters }),
-      }),
-      catalogServiceMock.factory({
-        entities: [
-          {
-            apiVersion: 'backstage.io/v1alpha1',
-            kind: 'Component',
-            metadata: {
-              name: ENTITY.name,
-              namespace: ENTITY.namespace,
-              annotations: {
-                'gitops.backstage.io/delivery-repositories':
-                  world.demo.project.httpUrl,
-                'gitops.backstage.io/delivery-path': 'apps/podinfo',
-                'backstage.io/kubernetes-id': 'podinfo',
-              },
-            },
-            spec: {
-              type: 'service',
-              owner: 'user:default/guest',
-              lifecycle: 'production',
-            },
+  const probe = await launchProbe({
+    config: backstageConfig(world, { clusters }),
+    entities: [
+      {
+        apiVersion: 'backstage.io/v1alpha1',
+        kind: 'Component',
+        metadata: {
+          name: ENTITY.name,
+          namespace: ENTITY.namespace,
+          annotations: {
+            'gitops.backstage.io/delivery-repositories':
+              world.demo.project.httpUrl,
+            'gitops.backstage.io/delivery-path': 'apps/podinfo',
+            'backstage.io/kubernetes-id': 'podinfo',
           },
-        ],
-      }),
+        },
+        spec: {
+          type: 'service',
+          owner: 'user:default/guest',
+          lifecycle: 'production',
+        },
+      },
     ],
+    features,
   });
-  const address = backend.server.address();
-  if (!address || typeof address === 'string') {
-    throw new Error('The bench backend has no TCP address');
-  }
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: probe.url,
     headers: {
       Authorization: mockCredentials.user.header('user:default/guest'),
     },
-    stop: () => backend.stop(),
+    stop: () => probe.stop(),
   };
 }

@@ -5,14 +5,17 @@ import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchReport, goals, markdown } from './report';
+import { memoryScenario } from './scenarios/memory';
 import { statusScenario } from './scenarios/status';
 
-const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20] [--out DIR] [--smoke]
+const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20]
+             [--memory 50x2000,500x2000] [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
 scenario (each figure the median over the runs), prints a Markdown table and
 writes the JSON to DIR (bench/results).
---smoke: one small scale and few requests, to check the bench runs (CI).`;
+--memory: clusters x Flux objects per cluster for the memory and cold start scenario.
+--smoke: small scales and few requests, to check the bench runs (CI).`;
 
 function positiveInts(value: string, what: string, max: number): number[] {
   const numbers = value.split(',').map(part => Number(part.trim()));
@@ -24,6 +27,26 @@ function positiveInts(value: string, what: string, max: number): number[] {
   return numbers;
 }
 
+function memoryScales(value: string) {
+  return value.split(',').map(part => {
+    const match = /^\s*(\d+)x(\d+)\s*$/.exec(part);
+    const clusters = Number(match?.[1]);
+    const objectsPerCluster = Number(match?.[2]);
+    if (
+      !match ||
+      clusters < 1 ||
+      clusters > 1000 ||
+      objectsPerCluster < 1 ||
+      objectsPerCluster > 10_000
+    ) {
+      throw new Error(
+        `--memory takes CLUSTERSxOBJECTS pairs (1-1000 clusters, 1-10000 objects), got "${part}"`,
+      );
+    }
+    return { clusters, objectsPerCluster };
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -32,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       requests: { type: 'string', default: '200' },
       runs: { type: 'string', default: '5' },
       latency: { type: 'string', default: '20' },
+      memory: { type: 'string', default: '50x2000,500x2000' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -49,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     : positiveInts(values.requests!, '--requests', 100_000);
   const [latencyMs] = positiveInts(values.latency!, '--latency', 10_000);
   const [runs] = values.smoke ? [1] : positiveInts(values.runs!, '--runs', 100);
+  const memory = memoryScales(values.smoke ? '2x100' : values.memory!);
   const outDir = resolve(
     values.out ??
       resolvePackagePath(
@@ -83,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       node: process.version,
     },
     status: [],
+    memory: [],
   };
   try {
     for (const scale of scales) {
@@ -101,6 +127,12 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await world.stop();
     await rm(dataDir, { recursive: true, force: true });
+  }
+  for (const scale of memory) {
+    log(
+      `==> Memory and cold start: ${scale.clusters} cluster(s) × ${scale.objectsPerCluster} Flux objects`,
+    );
+    report.memory.push(await memoryScenario(scale));
   }
   log(`(free memory at the end: ${Math.round(freemem() / 2 ** 20)} MiB)`);
 

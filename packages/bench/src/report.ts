@@ -1,9 +1,11 @@
+import { MemoryResult } from './scenarios/memory';
 import { StatusResult } from './scenarios/status';
 
 export interface BenchReport {
   startedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   status: StatusResult[];
+  memory: MemoryResult[];
 }
 
 export interface Goal {
@@ -17,6 +19,29 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 /** The issue's goals that this run measured, each met or not. */
 export function goals(report: BenchReport): Goal[] {
+  return [...statusGoals(report), ...memoryGoals(report)];
+}
+
+const MILLION = 1_000_000;
+
+function memoryGoals(report: BenchReport): Goal[] {
+  const atMillion = report.memory
+    .filter(result => result.cachedObjects >= MILLION)
+    .sort((a, b) => a.cachedObjects - b.cachedObjects)[0];
+  if (!atMillion) return [];
+  return [
+    {
+      name: `RSS with ${atMillion.cachedObjects.toLocaleString(
+        'en-US',
+      )} cached objects (${atMillion.clusters} clusters)`,
+      target: '≤ 1024 MiB',
+      measured: `${atMillion.full.rssMiB.toFixed(0)} MiB`,
+      met: atMillion.full.rssMiB <= 1024,
+    },
+  ];
+}
+
+function statusGoals(report: BenchReport): Goal[] {
   const at50 = report.status.find(result => result.clusters === 50);
   if (!at50) return [];
   return [
@@ -63,6 +88,31 @@ export function markdown(report: BenchReport): string {
         } | ${r.speedupP95.toFixed(1)}× |`,
     ),
   ];
+  if (report.memory.length > 0) {
+    lines.push(
+      '',
+      '**Memory and cold start** (a backend alone in its own process, watching every cluster; RSS and heap after a full GC; the baseline is the same backend and clusters with no Flux objects; cold start is process start to every object cached)',
+      '',
+      '| clusters × objects | cached objects | RSS baseline → full | heap used baseline → full | RSS per 100,000 objects | cold start (backend serving / caches full) |',
+      '| --: | --: | --: | --: | --: | --: |',
+      ...report.memory.map(
+        r =>
+          `| ${r.clusters} × ${
+            r.objectsPerCluster
+          } | ${r.cachedObjects.toLocaleString(
+            'en-US',
+          )} | ${r.baseline.rssMiB.toFixed(0)} → ${r.full.rssMiB.toFixed(
+            0,
+          )} MiB | ${r.baseline.heapUsedMiB.toFixed(
+            0,
+          )} → ${r.full.heapUsedMiB.toFixed(0)} MiB | ${r.rssPer100kMiB.toFixed(
+            0,
+          )} MiB | ${(r.backendReadyMs / 1000).toFixed(1)} s / ${(
+            r.coldStartMs / 1000
+          ).toFixed(1)} s |`,
+      ),
+    );
+  }
   const measuredGoals = goals(report);
   if (measuredGoals.length > 0) {
     lines.push(

@@ -1,5 +1,5 @@
 import { SandboxWorld } from '@backstage-gitops/sandbox';
-import { ENTITY, startBenchBackend } from '../backend';
+import { ENTITY, ENTITY_PATH, startBenchBackend } from '../backend';
 import { medianOfRuns, summarize, Summary, timeEach } from '../stats';
 
 /** The service account both backends use on the sandbox clusters. */
@@ -54,9 +54,11 @@ export async function statusScenario(
   },
 ): Promise<StatusResult> {
   const { clusters, latencyMs, requests, runs } = options;
-  const backend = await startBenchBackend(world, clusters);
+  const backend = await startBenchBackend(world, clusters, {
+    kubernetes: true,
+  });
   try {
-    const statusUrl = `${backend.url}/api/gitops/entities/${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}/status`;
+    const statusUrl = `${backend.url}/api/gitops/entities/${ENTITY_PATH}/status`;
     // Warm: every cluster's cache synced and the entity's chains there.
     const deadline = Date.now() + 120_000;
     for (;;) {
