@@ -9,3 +9,4 @@ export * from './permissions';
 export * from './repositoryUrl';
 export * from './types';
 export * from './api';
+export * from './operations';

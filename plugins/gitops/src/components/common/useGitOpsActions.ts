@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
-import { Operation } from '@backstage-gitops/plugin-gitops-common';
+import {
+  Operation,
+  operationPollDelayMs,
+} from '@backstage-gitops/plugin-gitops-common';
 import { GitOpsActionTarget, gitopsApiRef } from '../../api';
-
-/** How often a running operation is read again. */
-export const OPERATION_POLL_MS = 1000;
 
 export type GitOpsAction =
   | { action: 'reconcile'; target?: GitOpsActionTarget; withSource: boolean }
@@ -16,14 +16,15 @@ function isFinished(operation: Operation): boolean {
 
 /**
  * Starts GitOps actions on an entity and follows the operations they start: each is
- * read again every second until it has succeeded or failed, then `onFinished` runs
- * (the caller refreshes the status).
+ * read again (every 250 ms at first, then every second) until it has succeeded or
+ * failed, then `onFinished` runs (the caller refreshes the status).
  */
 export function useGitOpsActions(entityRef: string, onFinished: () => void) {
   const gitopsApi = useApi(gitopsApiRef);
   const [operations, setOperations] = useState<Operation[]>([]);
   const [error, setError] = useState<Error>();
   const [starting, setStarting] = useState(false);
+  const startedAtRef = useRef(0);
   const onFinishedRef = useRef(onFinished);
   onFinishedRef.current = onFinished;
 
@@ -31,6 +32,7 @@ export function useGitOpsActions(entityRef: string, onFinished: () => void) {
     async (request: GitOpsAction) => {
       setStarting(true);
       setError(undefined);
+      startedAtRef.current = Date.now();
       try {
         const started =
           request.action === 'reconcile'
@@ -83,7 +85,7 @@ export function useGitOpsActions(entityRef: string, onFinished: () => void) {
           );
         }
       }
-    }, OPERATION_POLL_MS);
+    }, operationPollDelayMs(Date.now() - startedAtRef.current));
     return () => {
       cancelled = true;
       clearTimeout(timer);
