@@ -17,6 +17,8 @@ const MAX_KEPT_RECORDS = 1000;
 
 export interface ReceiverRequestRecord {
   time: string;
+  /** When the request arrived: epoch ms with sub-millisecond precision, for latency measurements. */
+  receivedAt: number;
   method: string;
   path: string;
   /** `namespace/name` of the Receiver the path resolved to. */
@@ -37,6 +39,8 @@ export type ReceiverHandler = ((
   res: ServerResponse,
 ) => void) & {
   readonly requests: ReceiverRequestRecord[];
+  /** Requests answered so far per HTTP status, all of them (`requests` keeps the latest 1000). */
+  readonly answered: Map<number, number>;
   readonly faults: ReceiverFaults;
 };
 
@@ -94,6 +98,7 @@ export function createReceiverHandler(
 ): ReceiverHandler {
   const { store, noCrossNamespaceRefs = false } = options;
   const requests: ReceiverRequestRecord[] = [];
+  const answered = new Map<number, number>();
   const injected: number[] = [];
 
   const faults: ReceiverFaults = {
@@ -108,6 +113,7 @@ export function createReceiverHandler(
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
+    const receivedAt = performance.timeOrigin + performance.now();
     const path = req.url ?? '/';
     const finish = (
       status: number,
@@ -115,8 +121,10 @@ export function createReceiverHandler(
       message?: string,
       body?: string,
     ) => {
+      answered.set(status, (answered.get(status) ?? 0) + 1);
       requests.push({
         time: new Date().toISOString(),
+        receivedAt,
         method: req.method ?? 'GET',
         path,
         receiver: receiver && receiverKey(receiver),
@@ -214,5 +222,5 @@ export function createReceiverHandler(
       }
     });
   };
-  return Object.assign(handler, { requests, faults });
+  return Object.assign(handler, { requests, answered, faults });
 }

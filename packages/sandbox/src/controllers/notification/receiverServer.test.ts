@@ -190,7 +190,13 @@ describe('webhook receiver over HTTP', () => {
 
   it('requests a reconciliation of the listed resource for a generic receiver', async () => {
     const before = requestedAt(GIT_REPOSITORY, 'app');
+    const answeredBefore = controller.handler.answered.get(200) ?? 0;
+    const sentAt = performance.timeOrigin + performance.now();
     expect(await post('generic')).toEqual({ status: 200, text: '' });
+    expect(controller.handler.answered.get(200)).toBe(answeredBefore + 1);
+    expect(controller.requests.at(-1)!.receivedAt).toBeGreaterThanOrEqual(
+      sentAt,
+    );
     const after = requestedAt(GIT_REPOSITORY, 'app');
     expect(after).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
     expect(after).not.toBe(before);
