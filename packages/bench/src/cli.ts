@@ -7,13 +7,16 @@ import { parseArgs } from 'node:util';
 import { BenchReport, goals, markdown } from './report';
 import { memoryScenario } from './scenarios/memory';
 import { statusScenario } from './scenarios/status';
+import { syncScenario } from './scenarios/sync';
 
 const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20]
+             [--controller-ms 1000] [--sync-runs 10]
              [--memory 50x2000,500x2000] [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
 scenario (each figure the median over the runs), prints a Markdown table and
 writes the JSON to DIR (bench/results).
+--controller-ms: how long every Flux reconciliation takes in the sync scenario.
 --memory: clusters x Flux objects per cluster for the memory and cold start scenario.
 --smoke: small scales and few requests, to check the bench runs (CI).`;
 
@@ -56,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       runs: { type: 'string', default: '5' },
       latency: { type: 'string', default: '20' },
       memory: { type: 'string', default: '50x2000,500x2000' },
+      'controller-ms': { type: 'string', default: '1000' },
+      'sync-runs': { type: 'string', default: '10' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -73,6 +78,14 @@ export async function main(argv: string[]): Promise<number> {
     : positiveInts(values.requests!, '--requests', 100_000);
   const [latencyMs] = positiveInts(values.latency!, '--latency', 10_000);
   const [runs] = values.smoke ? [1] : positiveInts(values.runs!, '--runs', 100);
+  const [controllerMs] = positiveInts(
+    values['controller-ms']!,
+    '--controller-ms',
+    60_000,
+  );
+  const [syncRuns] = values.smoke
+    ? [1]
+    : positiveInts(values['sync-runs']!, '--sync-runs', 100);
   const memory = memoryScales(values.smoke ? '2x100' : values.memory!);
   const outDir = resolve(
     values.out ??
@@ -108,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       node: process.version,
     },
     status: [],
+    sync: [],
     memory: [],
   };
   try {
@@ -124,6 +138,16 @@ export async function main(argv: string[]): Promise<number> {
         }),
       );
     }
+    log(
+      `==> Sync now until Ready: ${syncRuns} run(s), the controller taking ${controllerMs} ms`,
+    );
+    report.sync.push(
+      await syncScenario(world, {
+        cluster: names[0],
+        controllerMs,
+        runs: syncRuns,
+      }),
+    );
   } finally {
     await world.stop();
     await rm(dataDir, { recursive: true, force: true });

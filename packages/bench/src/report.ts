@@ -1,10 +1,17 @@
 import { MemoryResult } from './scenarios/memory';
 import { StatusResult } from './scenarios/status';
+import {
+  OPERATION_FAST_POLL_WINDOW_MS,
+  OPERATION_POLL_FAST_MS,
+  OPERATION_POLL_MS,
+} from '@backstage-gitops/plugin-gitops-common';
+import { PEER_POLL_MS, SyncResult } from './scenarios/sync';
 
 export interface BenchReport {
   startedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   status: StatusResult[];
+  sync: SyncResult[];
   memory: MemoryResult[];
 }
 
@@ -88,6 +95,32 @@ export function markdown(report: BenchReport): string {
         } | ${r.speedupP95.toFixed(1)}× |`,
     ),
   ];
+  if (report.sync.length > 0) {
+    const seconds = (value: number) => `${(value / 1000).toFixed(2)} s`;
+    lines.push(
+      '',
+      `**Sync now until Ready** (one Kustomization; the controller takes the same time on both sides; ours is the reconcile operation, which follows the object through the watch, as its API reports it and as the frontend shows it, reading every ${OPERATION_POLL_FAST_MS} ms for ${
+        OPERATION_FAST_POLL_WINDOW_MS / 1000
+      } s, then every ${
+        OPERATION_POLL_MS / 1000
+      } s; the peer merge-patches \`requestedAt\` and reads the object every ${
+        PEER_POLL_MS / 1000
+      } s, as the Flux plugin)`,
+      '',
+      '| controller | runs | ours, API p50 / p95 | ours, frontend p50 / p95 | peer p50 / p95 | peer ÷ ours, frontend (p50) |',
+      '| --: | --: | --: | --: | --: | --: |',
+      ...report.sync.map(
+        r =>
+          `| ${seconds(r.controllerMs)} | ${r.runs} | ${seconds(
+            r.ours.median,
+          )} / ${seconds(r.ours.p95)} | ${seconds(r.oursUi.median)} / ${seconds(
+            r.oursUi.p95,
+          )} | ${seconds(r.peer.median)} / ${seconds(
+            r.peer.p95,
+          )} | ${r.speedupMedian.toFixed(1)}× |`,
+      ),
+    );
+  }
   if (report.memory.length > 0) {
     lines.push(
       '',
