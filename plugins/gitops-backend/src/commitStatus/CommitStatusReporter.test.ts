@@ -114,6 +114,31 @@ describe('CommitStatusReporter', () => {
     expect(posted[1].description).toMatch(/^Applied on dev in \d+\.\d s$/);
   });
 
+  it('reports a commit once when its push is delivered again, during the sync or after', async () => {
+    const { reporter, posted, fetched, applied } = world();
+    const first = follow(reporter, A);
+    const redelivered = follow(reporter, A);
+    setTimeout(() => fetched(A), 30);
+    setTimeout(() => applied(A, 'True', 'Applied revision'), 60);
+    const [[outcome], [joined]] = await Promise.all([first, redelivered]);
+    expect(joined).toBe(outcome);
+    const [[later]] = await Promise.all([follow(reporter, A)]);
+    expect(later).toBe(outcome);
+    expect(posted.map(p => [p.sha, p.state])).toEqual([
+      [A, 'pending'],
+      [A, 'success'],
+    ]);
+    // Another commit is reported on its own.
+    const next = follow(reporter, B);
+    setTimeout(() => fetched(B), 30);
+    setTimeout(() => applied(B, 'True', 'Applied revision'), 60);
+    await next;
+    expect(posted.map(p => [p.sha, p.state]).slice(2)).toEqual([
+      [B, 'pending'],
+      [B, 'success'],
+    ]);
+  });
+
   it('posts failed with Flux\u2019s message when the attempt at the commit left it not Ready', async () => {
     const { reporter, posted, onOutcome, fetched, applied } = world();
     const done = follow(reporter, A);

@@ -21,6 +21,9 @@ import {
 
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 const DEFAULT_POLL_MS = 1_000;
+/** A commit reported on this long ago is not reported again for a repeated push. */
+const REPORTED_KEPT_MS = 10 * 60 * 1000;
+const REPORTED_KEPT_MAX = 1_000;
 
 export interface CommitStatusSettings {
   /** `gitops.commitStatus.enabled` (default true). */
@@ -84,6 +87,17 @@ export interface SyncOutcome {
  * and is Ready; it failed when its attempt at that artifact left it not Ready.
  */
 export class CommitStatusReporter {
+  /**
+   * Syncs being followed and lately reported, by cluster, Kustomization and commit: a
+   * redelivered webhook or the same commit pushed again (to another branch, or a storm of
+   * them) joins what is already reported instead of posting the statuses again.
+   */
+  private readonly following = new Map<string, Promise<SyncOutcome>>();
+  private readonly reported = new Map<
+    string,
+    { outcome: SyncOutcome; at: number }
+  >();
+
   constructor(
     private readonly options: {
       cache: Pick<FluxCache, 'get' | 'consumersOfSource' | 'isStale'>;
@@ -120,68 +134,111 @@ export class CommitStatusReporter {
       .consumersOfSource(sync.cluster, sync.source)
       .filter(consumer => consumer.kind === 'Kustomization');
     return Promise.all(
-      kustomizations.map(async kustomization => {
-        const started = Date.now();
+      kustomizations.map(kustomization => {
         const ref = {
           kind: 'Kustomization' as const,
           namespace: kustomization.metadata.namespace,
           name: kustomization.metadata.name,
         };
-        const entityRef = await deliveryEntityOf(
-          this.options.deliveries,
-          sync.cluster,
-          source,
-          kustomization,
-        );
-        const targetUrl = entityRef && this.tabUrl(entityRef);
-        const context = `gitops/${sync.cluster}/${ref.namespace}/${ref.name}`;
-        const post = (status: Omit<CommitStatus, 'context' | 'targetUrl'>) =>
-          host
-            .setCommitStatus(gitRepository, sync.sha, {
-              ...status,
-              context,
-              targetUrl,
+        const key = `${sync.cluster}/${ref.namespace}/${ref.name}@${sync.sha}`;
+        const reported = this.reported.get(key);
+        if (reported && Date.now() - reported.at < REPORTED_KEPT_MS) {
+          return reported.outcome;
+        }
+        let running = this.following.get(key);
+        if (!running) {
+          running = this.report(sync, source, kustomization, ref, {
+            gitRepository,
+            host,
+          })
+            .then(outcome => {
+              this.remember(key, outcome);
+              return outcome;
             })
-            .catch(error =>
-              logger.warn(
-                `Could not set the ${status.state} status of ${sync.sha.slice(
-                  0,
-                  8,
-                )} on ${gitRepository.path}: ${describeGitHostError(error)}`,
-              ),
-            );
-        await post({
-          state: 'pending',
-          description: `Syncing on ${sync.cluster}`,
-        });
-        const end = await this.waitForEnd(sync, ref);
-        const durationMs = Date.now() - started;
-        const seconds = (durationMs / 1000).toFixed(1);
-        const description = {
-          success: `Applied on ${sync.cluster} in ${seconds} s`,
-          failed: `Failed on ${sync.cluster}: ${end.message}`,
-          canceled: `Superseded on ${sync.cluster}: ${end.message}`,
-        }[end.state];
-        await post({ state: end.state, description });
-        const outcome: SyncOutcome = {
-          cluster: sync.cluster,
-          kustomization: ref,
-          sha: sync.sha,
-          state: end.state,
-          description,
-          entityRef,
-          targetUrl,
-          durationMs,
-        };
-        logger.info(
-          `Commit ${sync.sha.slice(0, 8)} on ${sync.cluster} ${ref.namespace}/${
-            ref.name
-          }: ${end.state} (${description})`,
-        );
-        await this.options.onOutcome?.(outcome);
-        return outcome;
+            .finally(() => this.following.delete(key));
+          this.following.set(key, running);
+        }
+        return running;
       }),
     );
+  }
+
+  private remember(key: string, outcome: SyncOutcome) {
+    this.reported.set(key, { outcome, at: Date.now() });
+    if (this.reported.size > REPORTED_KEPT_MAX) {
+      // Maps iterate in insertion order: the oldest goes first.
+      const [oldest] = this.reported.keys();
+      this.reported.delete(oldest);
+    }
+  }
+
+  /** Posts pending, waits for the Kustomization's sync of the commit, posts how it ended. */
+  private async report(
+    sync: TriggeredSync,
+    source: CachedFluxObject,
+    kustomization: CachedFluxObject,
+    ref: FluxObjectRef & { kind: 'Kustomization' },
+    target: {
+      gitRepository: ParsedRepositoryUrl;
+      host: NonNullable<ReturnType<GitHosts['for']>>;
+    },
+  ): Promise<SyncOutcome> {
+    const { logger } = this.options;
+    const { gitRepository, host } = target;
+    const started = Date.now();
+    const entityRef = await deliveryEntityOf(
+      this.options.deliveries,
+      sync.cluster,
+      source,
+      kustomization,
+    );
+    const targetUrl = entityRef && this.tabUrl(entityRef);
+    const context = `gitops/${sync.cluster}/${ref.namespace}/${ref.name}`;
+    const post = (status: Omit<CommitStatus, 'context' | 'targetUrl'>) =>
+      host
+        .setCommitStatus(gitRepository, sync.sha, {
+          ...status,
+          context,
+          targetUrl,
+        })
+        .catch(error =>
+          logger.warn(
+            `Could not set the ${status.state} status of ${sync.sha.slice(
+              0,
+              8,
+            )} on ${gitRepository.path}: ${describeGitHostError(error)}`,
+          ),
+        );
+    await post({
+      state: 'pending',
+      description: `Syncing on ${sync.cluster}`,
+    });
+    const end = await this.waitForEnd(sync, ref);
+    const durationMs = Date.now() - started;
+    const seconds = (durationMs / 1000).toFixed(1);
+    const description = {
+      success: `Applied on ${sync.cluster} in ${seconds} s`,
+      failed: `Failed on ${sync.cluster}: ${end.message}`,
+      canceled: `Superseded on ${sync.cluster}: ${end.message}`,
+    }[end.state];
+    await post({ state: end.state, description });
+    const outcome: SyncOutcome = {
+      cluster: sync.cluster,
+      kustomization: ref,
+      sha: sync.sha,
+      state: end.state,
+      description,
+      entityRef,
+      targetUrl,
+      durationMs,
+    };
+    logger.info(
+      `Commit ${sync.sha.slice(0, 8)} on ${sync.cluster} ${ref.namespace}/${
+        ref.name
+      }: ${end.state} (${description})`,
+    );
+    await this.options.onOutcome?.(outcome);
+    return outcome;
   }
 
   private async waitForEnd(
