@@ -12,6 +12,15 @@ export const ENTITY = {
 
 export const ENTITY_PATH = `${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}`;
 
+/**
+ * The events backend and the GitOps backend run in one process here, so a push webhook
+ * needs no event bus: with the default (`auto`) every webhook would also be written to
+ * the bus's table through two internal requests (see the README's Performance section).
+ */
+function withoutEventBus<T extends { events: object }>(config: T): T {
+  return { ...config, events: { ...config.events, useEventBus: 'never' } };
+}
+
 export interface BenchBackend {
   url: string;
   /** Headers of a signed-in user, as both plugins accept them. */
@@ -29,7 +38,7 @@ export async function startBenchBackend(
   features: ProbeFeatures = {},
 ): Promise<BenchBackend> {
   const probe = await launchProbe({
-    config: backstageConfig(world, { clusters }),
+    config: withoutEventBus(backstageConfig(world, { clusters })),
     entities: [
       {
         apiVersion: 'backstage.io/v1alpha1',

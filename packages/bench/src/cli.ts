@@ -6,17 +6,21 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchReport, goals, markdown } from './report';
 import { memoryScenario } from './scenarios/memory';
+import { pushScenarios } from './scenarios/push';
 import { statusScenario } from './scenarios/status';
 import { syncScenario } from './scenarios/sync';
 
 const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20]
-             [--controller-ms 1000] [--sync-runs 10]
+             [--controller-ms 1000] [--sync-runs 10] [--pushes 200] [--ready-pushes 5]
+             [--rate 500] [--rate-seconds 60]
              [--memory 50x2000,500x2000] [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
 scenario (each figure the median over the runs), prints a Markdown table and
 writes the JSON to DIR (bench/results).
 --controller-ms: how long every Flux reconciliation takes in the sync scenario.
+--pushes: webhooks timed one at a time to the receivers; --ready-pushes: real pushes timed to Ready.
+--rate, --rate-seconds: webhooks per second, and for how long, in the throughput scenario.
 --memory: clusters x Flux objects per cluster for the memory and cold start scenario.
 --smoke: small scales and few requests, to check the bench runs (CI).`;
 
@@ -61,6 +65,10 @@ export async function main(argv: string[]): Promise<number> {
       memory: { type: 'string', default: '50x2000,500x2000' },
       'controller-ms': { type: 'string', default: '1000' },
       'sync-runs': { type: 'string', default: '10' },
+      pushes: { type: 'string', default: '200' },
+      'ready-pushes': { type: 'string', default: '5' },
+      rate: { type: 'string', default: '500' },
+      'rate-seconds': { type: 'string', default: '60' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -86,6 +94,14 @@ export async function main(argv: string[]): Promise<number> {
   const [syncRuns] = values.smoke
     ? [1]
     : positiveInts(values['sync-runs']!, '--sync-runs', 100);
+  const [pushes, readyPushes, rate, rateSeconds] = values.smoke
+    ? [10, 1, 20, 2]
+    : [
+        positiveInts(values.pushes!, '--pushes', 100_000)[0],
+        positiveInts(values['ready-pushes']!, '--ready-pushes', 1000)[0],
+        positiveInts(values.rate!, '--rate', 100_000)[0],
+        positiveInts(values['rate-seconds']!, '--rate-seconds', 3600)[0],
+      ];
   const memory = memoryScales(values.smoke ? '2x100' : values.memory!);
   const outDir = resolve(
     values.out ??
@@ -122,6 +138,8 @@ export async function main(argv: string[]): Promise<number> {
     },
     status: [],
     sync: [],
+    push: [],
+    throughput: [],
     memory: [],
   };
   try {
@@ -148,6 +166,19 @@ export async function main(argv: string[]): Promise<number> {
         runs: syncRuns,
       }),
     );
+    const pushClusters = names.slice(0, 2);
+    log(
+      `==> Push to receivers (${pushes} webhooks) and to Ready (${readyPushes} pushes) on ${pushClusters.length} cluster(s)`,
+    );
+    const pushed = await pushScenarios(world, {
+      clusters: pushClusters,
+      pushes,
+      readyPushes,
+      throughput: { perSecond: rate, seconds: rateSeconds },
+      log,
+    });
+    report.push.push(pushed.latency);
+    report.throughput.push(pushed.throughput);
   } finally {
     await world.stop();
     await rm(dataDir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { MemoryResult } from './scenarios/memory';
+import { PushLatencyResult, ThroughputResult } from './scenarios/push';
 import { StatusResult } from './scenarios/status';
 import {
   OPERATION_FAST_POLL_WINDOW_MS,
@@ -12,6 +13,8 @@ export interface BenchReport {
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
   status: StatusResult[];
   sync: SyncResult[];
+  push: PushLatencyResult[];
+  throughput: ThroughputResult[];
   memory: MemoryResult[];
 }
 
@@ -26,7 +29,29 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 /** The issue's goals that this run measured, each met or not. */
 export function goals(report: BenchReport): Goal[] {
-  return [...statusGoals(report), ...memoryGoals(report)];
+  return [...statusGoals(report), ...pushGoals(report), ...memoryGoals(report)];
+}
+
+function pushGoals(report: BenchReport): Goal[] {
+  const result: Goal[] = report.push.map(push => ({
+    name: 'push → receiver called, own overhead (p99)',
+    target: '≤ 25 ms',
+    measured: ms(push.toReceiver.p99),
+    met: push.toReceiver.p99 <= 25,
+  }));
+  for (const run of report.throughput) {
+    const errors =
+      run.webhookErrors +
+      run.receiverErrors +
+      (run.receiverCallsExpected - run.receiverCallsMade);
+    result.push({
+      name: `webhooks held for ${run.seconds} s with no error`,
+      target: '500/s, 0 errors, 60 s',
+      measured: `${run.achievedPerSecond.toFixed(0)}/s, ${errors} error(s)`,
+      met: run.seconds >= 60 && run.achievedPerSecond >= 495 && errors === 0,
+    });
+  }
+  return result;
 }
 
 const MILLION = 1_000_000;
@@ -118,6 +143,45 @@ export function markdown(report: BenchReport): string {
           )} | ${seconds(r.peer.median)} / ${seconds(
             r.peer.p95,
           )} | ${r.speedupMedian.toFixed(1)}× |`,
+      ),
+    );
+  }
+  if (report.push.length > 0) {
+    const seconds = (value: number) => `${(value / 1000).toFixed(2)} s`;
+    lines.push(
+      '',
+      '**Push → receiver → Ready** (a GitLab push webhook to the backend until the last cluster\u2019s Flux Receiver is called, one at a time: our own overhead; then real pushes until every cluster applied the commit and is Ready, against interval polling)',
+      '',
+      '| clusters | webhook → last receiver p50 / p95 / p99 | push → Ready p50 / p95 (pushes) | polling at the default 1m interval (expected, interval/2) | polling ÷ ours (p50) |',
+      '| --: | --: | --: | --: | --: |',
+      ...report.push.map(
+        r =>
+          `| ${r.clusters} | ${ms(r.toReceiver.median)} / ${ms(
+            r.toReceiver.p95,
+          )} / ${ms(r.toReceiver.p99)} | ${seconds(
+            r.toReady.median,
+          )} / ${seconds(r.toReady.p95)} (${r.toReady.pushes}) | ${seconds(
+            r.pollingExpectedMs,
+          )} | ${(r.pollingExpectedMs / r.toReady.median).toFixed(1)}× |`,
+      ),
+    );
+  }
+  if (report.throughput.length > 0) {
+    lines.push(
+      '',
+      '**Webhook throughput** (GitLab push webhooks sent at a fixed rate whatever the answers; every one must be accepted and call each cluster\u2019s receiver)',
+      '',
+      '| clusters | target | held for | achieved | webhook errors | webhook answer p50 / p99 | receiver calls made / expected | receiver errors |',
+      '| --: | --: | --: | --: | --: | --: | --: | --: |',
+      ...report.throughput.map(
+        r =>
+          `| ${r.clusters} | ${r.targetPerSecond}/s | ${
+            r.seconds
+          } s | ${r.achievedPerSecond.toFixed(0)}/s | ${r.webhookErrors} | ${ms(
+            r.webhook.median,
+          )} / ${ms(r.webhook.p99)} | ${r.receiverCallsMade} / ${
+            r.receiverCallsExpected
+          } | ${r.receiverErrors} |`,
       ),
     );
   }

@@ -40,7 +40,11 @@ export async function launchProbe(
   };
   const next = <T extends ProbeMessage['type']>(type: T) =>
     new Promise<Extract<ProbeMessage, { type: T }>>((resolve, reject) => {
-      const onMessage = (message: ProbeMessage) => {
+      const cleanup = () => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      function onMessage(message: ProbeMessage) {
         if (message.type === 'failed') {
           cleanup();
           reject(new Error(`The probe backend failed: ${message.message}`));
@@ -48,15 +52,11 @@ export async function launchProbe(
           cleanup();
           resolve(message as Extract<ProbeMessage, { type: T }>);
         }
-      };
-      const onExit = (code: number | null) => {
+      }
+      function onExit(code: number | null) {
         cleanup();
         reject(new Error(`The probe backend exited (${code})`));
-      };
-      const cleanup = () => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
+      }
       child.on('message', onMessage);
       child.once('exit', onExit);
     });

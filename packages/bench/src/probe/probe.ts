@@ -1,5 +1,7 @@
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import { Entity } from '@backstage/catalog-model';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { eventsServiceFactory } from '@backstage/plugin-events-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import gitopsPlugin from '@backstage-gitops/plugin-gitops-backend';
 import {
@@ -29,6 +31,8 @@ export async function runProbe(): Promise<void> {
     const options = JSON.parse(process.env[PROBE_ENV] ?? '') as ProbeOptions;
     const features: Parameters<typeof startTestBackend>[0]['features'] = [
       gitopsPlugin,
+      // The real scheduler: receivers, webhooks and syncs run on their production schedule.
+      schedulerServiceFactory,
       mockServices.rootConfig.factory({ data: options.config }),
       catalogServiceMock.factory({
         entities: options.entities as unknown as Entity[],
@@ -39,6 +43,8 @@ export async function runProbe(): Promise<void> {
     }
     if (options.features.gitlabEvents) {
       features.push(
+        // As in production: one in-process bus for every plugin (the test default is one each).
+        eventsServiceFactory,
         import('@backstage/plugin-events-backend'),
         import('@backstage/plugin-events-backend-module-gitlab'),
       );

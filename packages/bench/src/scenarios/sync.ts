@@ -8,30 +8,16 @@ import { operationPollDelayMs } from '@backstage-gitops/plugin-gitops-common';
 import { SandboxCluster, SandboxWorld } from '@backstage-gitops/sandbox';
 import { ENTITY_PATH, startBenchBackend } from '../backend';
 import { summarize, Summary } from '../stats';
+import {
+  ensureBenchKustomization,
+  BENCH_KUSTOMIZATION,
+  sleep,
+} from './benchKustomization';
 
 /** The Flux plugin's interval between reads of the object after a sync. */
 export const PEER_POLL_MS = 2000;
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
-/**
- * A Kustomization of its own, without dependencies, deploying podinfo's dev overlay (so
- * it belongs to the entity by its path) on whichever cluster the scenario uses.
- */
-const TARGET = {
-  kind: 'Kustomization',
-  namespace: 'flux-system',
-  name: 'podinfo-bench',
-} as const;
-const TARGET_OBJECT = {
-  apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-  kind: 'Kustomization',
-  metadata: { name: TARGET.name, namespace: TARGET.namespace },
-  spec: {
-    interval: '1h',
-    path: './apps/podinfo/dev',
-    prune: true,
-    sourceRef: { kind: 'GitRepository', name: 'team-delivery' },
-  },
-};
+const TARGET = BENCH_KUSTOMIZATION;
 
 export interface SyncResult {
   /** How long the controller takes for every reconciliation, the same for both sides. */
@@ -46,8 +32,6 @@ export interface SyncResult {
   /** Peer median over ours-as-the-UI-shows-it median, measured in the same run. */
   speedupMedian: number;
 }
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 interface Operation {
   id: string;
@@ -133,21 +117,7 @@ export async function syncScenario(
   options: { cluster: string; controllerMs: number; runs: number },
 ): Promise<SyncResult> {
   const cluster = world.cluster(options.cluster);
-  // The overlay's namespace, which the demo's infrastructure Kustomization would create.
-  if (
-    !cluster.api.store.get(
-      { apiVersion: 'v1', kind: 'Namespace' },
-      undefined,
-      'podinfo',
-    )
-  ) {
-    cluster.api.store.create({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'podinfo' },
-    });
-  }
-  cluster.api.store.create(TARGET_OBJECT);
+  ensureBenchKustomization(cluster);
   const backend = await startBenchBackend(world, [options.cluster]);
   const api = customObjects(cluster);
   const entityUrl = `${backend.url}/api/gitops/entities/${ENTITY_PATH}`;
@@ -239,10 +209,5 @@ export async function syncScenario(
   } finally {
     cluster.flux.faults.setReconcileDuration(0);
     await backend.stop();
-    cluster.api.store.delete(
-      { apiVersion: TARGET_OBJECT.apiVersion, kind: TARGET_OBJECT.kind },
-      TARGET.namespace,
-      TARGET.name,
-    );
   }
 }
