@@ -6,8 +6,10 @@ import {
   KubernetesListObject,
   KubernetesObject,
   ListWatch,
+  V1ListMeta,
   Watch,
 } from '@kubernetes/client-node';
+import type pLimit from 'p-limit';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { FluxKind, fluxKinds, isFluxKind } from '../actions/fluxKinds';
 import { GitOpsCluster } from '../clusters/types';
@@ -33,6 +35,40 @@ export interface ClusterCacheOptions {
   logger: LoggerService;
   eventsPerObject: number;
   backoff?: BackoffOptions;
+  /** Shared by every cluster: how many lists run at once (see `FluxCache`). */
+  listSlots?: pLimit.Limit;
+}
+
+/**
+ * Objects per list page: a cluster with thousands of objects is read in pages, each
+ * projected before the next is parsed, so a cold start never holds whole raw lists.
+ */
+export const LIST_PAGE_SIZE = 500;
+
+/** Reads every page of a list, keeping only what `keep` makes of each item. */
+async function listAllPages<T>(
+  page: (
+    _continue: string | undefined,
+  ) => Promise<{ metadata?: V1ListMeta; items?: unknown[] }>,
+  keep: (item: any) => T | undefined,
+): Promise<{ metadata?: V1ListMeta; items: T[] }> {
+  const items: T[] = [];
+  let metadata: V1ListMeta | undefined;
+  let next: string | undefined;
+  do {
+    const listed = await page(next);
+    // Every page of one list is the same snapshot: the first page's resourceVersion.
+    metadata ??= listed.metadata;
+    for (const item of listed.items ?? []) {
+      const kept = keep(item);
+      if (kept !== undefined) items.push(kept);
+    }
+    next = listed.metadata?._continue || undefined;
+  } while (next);
+  return {
+    metadata: metadata && { resourceVersion: metadata.resourceVersion },
+    items,
+  };
 }
 
 type Projector = (phase: string, object: any) => KubernetesObject | undefined;
@@ -246,14 +282,18 @@ export class ClusterCache {
       this.addWatch(
         kind,
         `/apis/${group}/${version}/${plural}`,
-        async () => {
-          const list = await custom.listClusterCustomObject({
-            group,
-            version,
-            plural,
-          });
-          return { ...list, items: (list.items ?? []).map(project) };
-        },
+        () =>
+          listAllPages(
+            _continue =>
+              custom.listClusterCustomObject({
+                group,
+                version,
+                plural,
+                limit: LIST_PAGE_SIZE,
+                _continue,
+              }),
+            project,
+          ),
         (_phase, raw) => project(raw),
         {
           upsert: o => this.index.upsert(o as unknown as CachedFluxObject),
@@ -271,14 +311,16 @@ export class ClusterCache {
     this.addWatch(
       'Event',
       '/api/v1/events',
-      async () => {
-        // Cluster-wide: Flux objects, and so their events, live in any namespace.
-        const list = await core.listEventForAllNamespaces();
-        return {
-          metadata: list.metadata,
-          items: list.items.flatMap(raw => projectEvent(raw) ?? []),
-        };
-      },
+      // Cluster-wide: Flux objects, and so their events, live in any namespace.
+      () =>
+        listAllPages(
+          _continue =>
+            core.listEventForAllNamespaces({
+              limit: LIST_PAGE_SIZE,
+              _continue,
+            }),
+          projectEvent,
+        ),
       (_phase, raw) => projectEvent(raw),
       {
         upsert: o => this.index.upsertEvent(o as unknown as CachedEvent),
@@ -311,7 +353,8 @@ export class ClusterCache {
       path,
       new ProjectingWatch(this.kubeConfig, hooks),
       async () => {
-        const result = await list();
+        const slots = this.options.listSlots;
+        const result = await (slots ? slots(list) : list());
         this.lastEventAt = new Date();
         return result;
       },

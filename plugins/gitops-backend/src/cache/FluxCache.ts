@@ -1,9 +1,17 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { NotFoundError } from '@backstage/errors';
+import pLimit from 'p-limit';
 import { FluxKind, FluxObjectRef } from '../actions/fluxKinds';
 import { GitOpsCluster } from '../clusters/types';
 import { BackoffOptions, ClusterCache } from './ClusterCache';
 import { CachedEvent, CachedFluxObject, ClusterHealth } from './types';
+
+/**
+ * Lists running at once over all clusters: a cold start at hundreds of clusters lists them
+ * a few at a time instead of parsing every cluster's lists at once (memory peaks, and an
+ * event loop too busy to answer requests).
+ */
+const LIST_CONCURRENCY = 32;
 
 export interface FluxCacheOptions {
   logger: LoggerService;
@@ -20,6 +28,7 @@ export interface FluxCacheOptions {
  */
 export class FluxCache {
   private readonly clusters = new Map<string, ClusterCache>();
+  private readonly listSlots = pLimit(LIST_CONCURRENCY);
   private started = false;
 
   static create(options: FluxCacheOptions): FluxCache {
@@ -113,6 +122,7 @@ export class FluxCache {
       logger: this.options.logger,
       eventsPerObject: this.options.eventsPerObject ?? 20,
       backoff: this.options.backoff,
+      listSlots: this.listSlots,
     });
     this.clusters.set(cluster.name, cache);
     return cache;
