@@ -13,7 +13,8 @@ import { syncScenario } from './scenarios/sync';
 const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20]
              [--controller-ms 1000] [--sync-runs 10] [--pushes 200] [--ready-pushes 5]
              [--rate 500] [--rate-seconds 60]
-             [--memory 50x2000,500x2000] [--out DIR] [--smoke]
+             [--memory 50x2000,500x2000] [--scenarios status,sync,push,memory]
+             [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
 scenario (each figure the median over the runs), prints a Markdown table and
@@ -22,6 +23,7 @@ writes the JSON to DIR (bench/results).
 --pushes: webhooks timed one at a time to the receivers; --ready-pushes: real pushes timed to Ready.
 --rate, --rate-seconds: webhooks per second, and for how long, in the throughput scenario.
 --memory: clusters x Flux objects per cluster for the memory and cold start scenario.
+--scenarios: which scenarios to run (default all).
 --smoke: small scales and few requests, to check the bench runs (CI).`;
 
 function positiveInts(value: string, what: string, max: number): number[] {
@@ -32,6 +34,21 @@ function positiveInts(value: string, what: string, max: number): number[] {
     );
   }
   return numbers;
+}
+
+const SCENARIOS = ['status', 'sync', 'push', 'memory'] as const;
+
+function scenarioList(value: string): Set<string> {
+  const chosen = value.split(',').map(part => part.trim());
+  const unknown = chosen.filter(
+    name => !(SCENARIOS as readonly string[]).includes(name),
+  );
+  if (unknown.length > 0 || chosen.length === 0) {
+    throw new Error(
+      `--scenarios takes some of ${SCENARIOS.join(', ')}, got "${value}"`,
+    );
+  }
+  return new Set(chosen);
 }
 
 function memoryScales(value: string) {
@@ -64,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       latency: { type: 'string', default: '20' },
       memory: { type: 'string', default: '50x2000,500x2000' },
       'controller-ms': { type: 'string', default: '1000' },
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
       'sync-runs': { type: 'string', default: '10' },
       pushes: { type: 'string', default: '200' },
       'ready-pushes': { type: 'string', default: '5' },
@@ -114,20 +132,8 @@ export async function main(argv: string[]): Promise<number> {
       ),
   );
 
-  const largest = Math.max(...scales);
-  const names = Array.from(
-    { length: largest },
-    (_, i) => `c${String(i + 1).padStart(3, '0')}`,
-  );
-  const dataDir = await mkdtemp(join(tmpdir(), 'gitops-bench-'));
+  const only = scenarioList(values.scenarios!);
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  log(`==> Starting the sandbox world with ${largest} cluster(s)`);
-  const world = await startWorld({
-    dataDir,
-    clusters: names,
-    // The sources need not poll during the measurements.
-    sourceInterval: '1h',
-  });
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     machine: {
@@ -142,48 +148,69 @@ export async function main(argv: string[]): Promise<number> {
     throughput: [],
     memory: [],
   };
-  try {
-    for (const scale of scales) {
-      log(
-        `==> Entity status on ${scale} cluster(s), ${runs} run(s) of ${requests} requests each`,
-      );
-      report.status.push(
-        await statusScenario(world, {
-          clusters: names.slice(0, scale),
-          latencyMs,
-          requests,
-          runs,
-        }),
-      );
-    }
-    log(
-      `==> Sync now until Ready: ${syncRuns} run(s), the controller taking ${controllerMs} ms`,
+
+  if (only.has('status') || only.has('sync') || only.has('push')) {
+    // Two clusters at least: pushes go to two.
+    const largest = Math.max(only.has('status') ? Math.max(...scales) : 0, 2);
+    const names = Array.from(
+      { length: largest },
+      (_, i) => `c${String(i + 1).padStart(3, '0')}`,
     );
-    report.sync.push(
-      await syncScenario(world, {
-        cluster: names[0],
-        controllerMs,
-        runs: syncRuns,
-      }),
-    );
-    const pushClusters = names.slice(0, 2);
-    log(
-      `==> Push to receivers (${pushes} webhooks) and to Ready (${readyPushes} pushes) on ${pushClusters.length} cluster(s)`,
-    );
-    const pushed = await pushScenarios(world, {
-      clusters: pushClusters,
-      pushes,
-      readyPushes,
-      throughput: { perSecond: rate, seconds: rateSeconds },
-      log,
+    const dataDir = await mkdtemp(join(tmpdir(), 'gitops-bench-'));
+    log(`==> Starting the sandbox world with ${largest} cluster(s)`);
+    const world = await startWorld({
+      dataDir,
+      clusters: names,
+      // The sources need not poll during the measurements.
+      sourceInterval: '1h',
     });
-    report.push.push(pushed.latency);
-    report.throughput.push(pushed.throughput);
-  } finally {
-    await world.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    try {
+      for (const scale of only.has('status') ? scales : []) {
+        log(
+          `==> Entity status on ${scale} cluster(s), ${runs} run(s) of ${requests} requests each`,
+        );
+        report.status.push(
+          await statusScenario(world, {
+            clusters: names.slice(0, scale),
+            latencyMs,
+            requests,
+            runs,
+          }),
+        );
+      }
+      if (only.has('sync')) {
+        log(
+          `==> Sync now until Ready: ${syncRuns} run(s), the controller taking ${controllerMs} ms`,
+        );
+        report.sync.push(
+          await syncScenario(world, {
+            cluster: names[0],
+            controllerMs,
+            runs: syncRuns,
+          }),
+        );
+      }
+      if (only.has('push')) {
+        const pushClusters = names.slice(0, 2);
+        log(
+          `==> Push to receivers (${pushes} webhooks) and to Ready (${readyPushes} pushes) on ${pushClusters.length} cluster(s)`,
+        );
+        const pushed = await pushScenarios(world, {
+          clusters: pushClusters,
+          pushes,
+          readyPushes,
+          throughput: { perSecond: rate, seconds: rateSeconds },
+          log,
+        });
+        report.push.push(pushed.latency);
+        report.throughput.push(pushed.throughput);
+      }
+    } finally {
+      await world.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }
-  for (const scale of memory) {
+  for (const scale of only.has('memory') ? memory : []) {
     log(
       `==> Memory and cold start: ${scale.clusters} cluster(s) × ${scale.objectsPerCluster} Flux objects`,
     );

@@ -102,24 +102,26 @@ function statusGoals(report: BenchReport): Goal[] {
 export function markdown(report: BenchReport): string {
   const lines = [
     `Run ${report.startedAt} on ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}.`,
-    '',
-    `**Entity status** (every cluster API call delayed by the latency; ours from the watch caches, the peer is the Kubernetes plugin\u2019s custom resource query for the Flux kinds; each figure the median of ${
-      report.status[0]?.runs ?? 0
-    } runs)`,
-    '',
-    '| clusters | latency | ours p50 / p95 / p99 | ours cluster calls | peer p50 / p95 / p99 | peer cluster calls | peer ÷ ours (p95) |',
-    '| --: | --: | --: | --: | --: | --: | --: |',
-    ...report.status.map(
-      r =>
-        `| ${r.clusters} | ${r.latencyMs} ms | ${ms(r.ours.median)} / ${ms(
-          r.ours.p95,
-        )} / ${ms(r.ours.p99)} | ${r.ours.clusterCallsPerRequest} | ${ms(
-          r.peer.median,
-        )} / ${ms(r.peer.p95)} / ${ms(r.peer.p99)} | ${
-          r.peer.clusterCallsPerRequest
-        } | ${r.speedupP95.toFixed(1)}× |`,
-    ),
   ];
+  if (report.status.length > 0) {
+    lines.push(
+      '',
+      `**Entity status** (every cluster API call delayed by the latency; ours from the watch caches, the peer is the Kubernetes plugin\u2019s custom resource query for the Flux kinds; each figure the median of ${report.status[0].runs} runs)`,
+      '',
+      '| clusters | latency | ours p50 / p95 / p99 | ours cluster calls | peer p50 / p95 / p99 | peer cluster calls | peer ÷ ours (p95) |',
+      '| --: | --: | --: | --: | --: | --: | --: |',
+      ...report.status.map(
+        r =>
+          `| ${r.clusters} | ${r.latencyMs} ms | ${ms(r.ours.median)} / ${ms(
+            r.ours.p95,
+          )} / ${ms(r.ours.p99)} | ${r.ours.clusterCallsPerRequest} | ${ms(
+            r.peer.median,
+          )} / ${ms(r.peer.p95)} / ${ms(r.peer.p99)} | ${
+            r.peer.clusterCallsPerRequest
+          } | ${r.speedupP95.toFixed(1)}× |`,
+      ),
+    );
+  }
   if (report.sync.length > 0) {
     const seconds = (value: number) => `${(value / 1000).toFixed(2)} s`;
     lines.push(

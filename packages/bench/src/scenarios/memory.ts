@@ -61,10 +61,12 @@ async function runProbe(
       const response = await fetch(`${probe.url}/api/gitops/clusters`, {
         headers: { Authorization: mockCredentials.user.header() },
       });
+      // A backend busy filling its caches may answer late or not at all: ask again.
       if (!response.ok) {
-        throw new Error(
-          `GET /clusters: ${response.status} ${await response.text()}`,
-        );
+        const answer = `${response.status} ${await response.text()}`;
+        if (Date.now() > deadline) throw new Error(`GET /clusters: ${answer}`);
+        await new Promise(resolve => setTimeout(resolve, 100));
+        continue;
       }
       const { items } = (await response.json()) as ClustersResponse;
       const cached = items.reduce(
