@@ -63,7 +63,11 @@ async function listAllPages<T>(
       const kept = keep(item);
       if (kept !== undefined) items.push(kept);
     }
-    next = listed.metadata?._continue || undefined;
+    // Typed lists (Events) name the token `_continue`; custom objects come as plain JSON: `continue`.
+    const meta = listed.metadata as
+      | (V1ListMeta & { continue?: string })
+      | undefined;
+    next = meta?._continue || meta?.continue || undefined;
   } while (next);
   return {
     metadata: metadata && { resourceVersion: metadata.resourceVersion },

@@ -1,6 +1,7 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import { parseRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
 import {
+  startFleet,
   startKubeApiServer,
   startWorld,
   SandboxWorld,
@@ -9,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitOpsCluster } from '../clusters/types';
+import { LIST_PAGE_SIZE } from './ClusterCache';
 import { FluxCache } from './FluxCache';
 
 jest.setTimeout(60_000);
@@ -345,6 +347,31 @@ describe('FluxCache on a cluster serving source v1beta2 only', () => {
     } finally {
       await cache.stop();
       await server.stop();
+    }
+  });
+});
+
+describe('FluxCache on a cluster with more objects than a list page', () => {
+  it('reads every page of every kind', async () => {
+    const fleet = await startFleet({ clusters: 1 });
+    // GitRepositories and Kustomizations alternate: each kind needs more than two pages.
+    const objects = 4 * LIST_PAGE_SIZE + 2;
+    fleet.seed(objects);
+    const [cluster] = fleet.clusters;
+    const cache = FluxCache.create({
+      logger: mockServices.logger.mock(),
+      clusters: [clusterOf('big', cluster.api.url, cluster.token)],
+      backoff: { initialMs: 100, maxMs: 500 },
+    });
+    try {
+      cache.start();
+      await eventually('big in sync', () => !cache.isStale('big'));
+      expect(cache.health('big').cachedObjects).toBe(objects);
+      expect(cache.list('big', 'GitRepository')).toHaveLength(objects / 2);
+      expect(cache.list('big', 'Kustomization')).toHaveLength(objects / 2);
+    } finally {
+      await cache.stop();
+      await fleet.stop();
     }
   });
 });
