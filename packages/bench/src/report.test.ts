@@ -79,6 +79,12 @@ describe('goals', () => {
     expect(
       judged(report({ throughput: [{ ...throughput, seconds: 10 }] })),
     ).toEqual([false]);
+    const twice = goals(
+      report({ throughput: [{ ...throughput, receiverCallsMade: 60_002 }] }),
+    );
+    expect(twice.map(goal => [goal.met, goal.measured])).toEqual([
+      [false, '500/s, 2 error(s)'],
+    ]);
   });
 });
 
