@@ -1,5 +1,10 @@
 import { SandboxWorld } from '@backstage-gitops/sandbox';
-import { ENTITY, ENTITY_PATH, startBenchBackend } from '../backend';
+import {
+  BenchBackend,
+  ENTITY,
+  ENTITY_PATH,
+  startBenchBackend,
+} from '../backend';
 import { medianOfRuns, summarize, Summary, timeEach } from '../stats';
 import { sleep, until } from './benchKustomization';
 
@@ -33,12 +38,14 @@ function clusterCalls(world: SandboxWorld, clusters: string[]): number {
 }
 
 /**
- * Waits out the backend's start-up writes: its first Receiver round (a scheduled task, 5 s
- * after start) applies a Receiver and its token on every cluster. Those calls are not the
- * status requests', so the counting starts once they are made and the backend is quiet.
+ * Waits out the backend's start-up work, whose cluster calls are not the status
+ * requests': its first Receiver round (5 s after start) applies a Receiver and its token
+ * on every cluster, and its first token inventory (20 s after start) reads the Secrets
+ * Flux uses. Counting starts once both are done and the backend is quiet.
  */
-async function untilStartupWritesDone(
+async function untilStartupWorkDone(
   world: SandboxWorld,
+  backend: BenchBackend,
   clusters: string[],
 ): Promise<void> {
   await until(
@@ -61,6 +68,17 @@ async function untilStartupWritesDone(
           ),
       ),
     { timeoutMs: 60_000, everyMs: 200 },
+  );
+  await until(
+    "the backend's first token inventory",
+    async () => {
+      const response = await fetch(`${backend.url}/api/gitops/tokens`, {
+        headers: backend.headers,
+      });
+      const body = (await response.json()) as { items?: unknown[] };
+      return response.ok && (body.items?.length ?? 0) > 0;
+    },
+    { timeoutMs: 60_000, everyMs: 500 },
   );
   for (;;) {
     const before = clusterCalls(world, clusters);
@@ -119,7 +137,7 @@ export async function statusScenario(
       }
       await new Promise(resolve => setTimeout(resolve, 500));
     }
-    await untilStartupWritesDone(world, clusters);
+    await untilStartupWorkDone(world, backend, clusters);
     for (const name of clusters) {
       world.cluster(name).api.faults.setLatency(latencyMs);
     }
