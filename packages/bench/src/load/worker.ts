@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { Agent, fetch } from 'undici';
+import { sleep } from '../wait';
 
 /**
  * Connections kept open to the backend: requests beyond them wait client-side (and their
@@ -31,8 +32,6 @@ export interface LoadOutcome {
   /** Each request's answer time, ms. */
   answerMs: number[];
 }
-
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 /**
  * Sends at a fixed rate whatever the answers (an open loop): one request every

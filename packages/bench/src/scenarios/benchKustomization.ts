@@ -82,21 +82,3 @@ export function benchKustomizationStatus(
     ready: status.conditions?.find(c => c.type === 'Ready')?.status === 'True',
   };
 }
-
-export const sleep = (ms: number) =>
-  new Promise(resolve => setTimeout(resolve, ms));
-
-/** Waits for `check` to hold, reading every `everyMs`; throws naming `what` after `timeoutMs`. */
-export async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  options: { timeoutMs: number; everyMs?: number },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${options.timeoutMs} ms: ${what}`);
-    }
-    await sleep(options.everyMs ?? 100);
-  }
-}

@@ -6,8 +6,8 @@ import { summarize, Summary } from '../stats';
 import {
   ensureBenchKustomization,
   benchKustomizationStatus,
-  until,
 } from './benchKustomization';
+import { until } from '../wait';
 
 /** The interval `flux bootstrap` and most examples give a GitRepository. */
 export const FLUX_DEFAULT_INTERVAL_S = 60;

@@ -6,7 +6,7 @@ import {
   startBenchBackend,
 } from '../backend';
 import { medianOfRuns, summarize, Summary, timeEach } from '../stats';
-import { sleep, until } from './benchKustomization';
+import { sleep, until } from '../wait';
 
 /** The service account both backends use on the sandbox clusters. */
 const BACKSTAGE_USER = 'system:serviceaccount:backstage:gitops';

@@ -11,8 +11,8 @@ import { summarize, Summary } from '../stats';
 import {
   ensureBenchKustomization,
   BENCH_KUSTOMIZATION,
-  sleep,
 } from './benchKustomization';
+import { sleep } from '../wait';
 
 /** The Flux plugin's interval between reads of the object after a sync. */
 export const PEER_POLL_MS = 2000;
