@@ -56,6 +56,14 @@ function cleanPath(url: string, path: string): string {
 }
 
 /**
+ * `kind:host/path`, built by `join` so it is one flat string: the GitOps backend keeps one
+ * per cached source, and a template literal would keep a chain of pieces instead.
+ */
+function normalize(kind: string, host: string, path: string): string {
+  return [kind, ':', host, '/', path].join('');
+}
+
+/**
  * Parses a Git (`https://`, `http://`, `ssh://`, scp-like) or OCI (`oci://`) URL.
  * Throws {@link InvalidRepositoryUrlError} naming the problem otherwise.
  *
@@ -76,7 +84,12 @@ export function parseRepositoryUrl(url: string): ParsedRepositoryUrl {
     }
     const host = scp[1].toLowerCase();
     const path = cleanPath(url, scp[2]);
-    return { kind: 'git', host, path, normalized: `git:${host}/${path}` };
+    return {
+      kind: 'git',
+      host,
+      path,
+      normalized: normalize('git', host, path),
+    };
   }
 
   // WHATWG URL parsing would silently resolve `..`; a URL that needs it is refused instead.
@@ -118,5 +131,5 @@ export function parseRepositoryUrl(url: string): ParsedRepositoryUrl {
       ? parsed.pathname.replace(/(@sha256:[a-f0-9]+|:[\w][\w.-]*)$/, '')
       : parsed.pathname;
   const path = cleanPath(url, rawPath);
-  return { kind, host, path, normalized: `${kind}:${host}/${path}` };
+  return { kind, host, path, normalized: normalize(kind, host, path) };
 }

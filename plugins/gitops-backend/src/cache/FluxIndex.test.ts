@@ -183,8 +183,15 @@ describe('projectFluxObject', () => {
               lastTransitionTime: '2026-01-01T00:01:00Z',
               observedGeneration: 3,
             },
+            // Nothing reads it: not kept.
+            { type: 'Healthy', status: 'True', reason: 'Succeeded' },
           ],
-          inventory: { entries: [{ id: 'apps_web_apps_Deployment', v: 'v1' }] },
+          inventory: {
+            entries: [
+              { id: 'apps_web_apps_Deployment', v: 'v1' },
+              { id: 'apps_web__Service', v: 'v1' },
+            ],
+          },
           history: [{ digest: 'sha256:abc' }],
         },
       },
@@ -223,7 +230,7 @@ describe('projectFluxObject', () => {
             message,
           },
         ],
-        inventory: { entries: [{ id: 'apps_web_apps_Deployment' }] },
+        inventoryIds: 'apps_web_apps_Deployment\napps_web__Service',
       },
     });
   });

@@ -96,9 +96,15 @@ function specOf(raw: Raw, kind: FluxKind): Raw {
   return spec;
 }
 
+/** The conditions kstatus and the sync outcome read; others (ArtifactInStorage, Healthy…) are not kept. */
+const KEPT_CONDITIONS = new Set(['Ready', 'Reconciling', 'Stalled']);
+
 function conditionsOf(value: unknown, same: (text: unknown) => unknown) {
   if (!Array.isArray(value)) return undefined;
-  return value.filter(isRecord).map(condition =>
+  const kept = value.filter(
+    condition => isRecord(condition) && KEPT_CONDITIONS.has(condition.type),
+  );
+  return kept.map(condition =>
     compact({
       type: shared(condition.type),
       status: shared(condition.status),
@@ -107,6 +113,18 @@ function conditionsOf(value: unknown, same: (text: unknown) => unknown) {
       message: same(condition.message),
     }),
   );
+}
+
+/**
+ * A Kustomization's inventory ids (`namespace_name_group_kind`, which cannot hold a line
+ * break) as one string, one per line: five ids cost ~190 bytes so, ~550 as entry objects.
+ */
+function packInventory(entries: unknown[]): string {
+  return entries
+    .filter(isRecord)
+    .map(entry => entry.id)
+    .filter((id): id is string => typeof id === 'string')
+    .join('\n');
 }
 
 /** The status fields status, actions and receivers read; the rest (history, artifact URLs) is dropped. */
@@ -138,12 +156,8 @@ function statusOf(raw: Raw): Raw {
       revision: same(artifact.revision),
       ...(metadata && { metadata }),
     },
-    inventory: Array.isArray(inventory?.entries)
-      ? {
-          entries: inventory!.entries
-            .filter(isRecord)
-            .map((entry: Raw) => ({ id: entry.id })),
-        }
+    inventoryIds: Array.isArray(inventory?.entries)
+      ? packInventory(inventory!.entries)
       : undefined,
     webhookPath: status.webhookPath,
   });

@@ -31,9 +31,8 @@ const statusSchema = z.object({
       metadata: optional(z.record(z.string())),
     }),
   ),
-  inventory: optional(
-    z.object({ entries: z.array(z.object({ id: z.string() })).default([]) }),
-  ),
+  // The cache keeps `status.inventory.entries[].id` packed, one id per line.
+  inventoryIds: optional(z.string()),
 });
 
 const specSchema = z.object({
@@ -108,7 +107,10 @@ function objectItem(object: CachedFluxObject): Omit<FluxStatusItem, 'events'> {
   const { namespace, name } = object.metadata;
   const status = fluxStatusOf(object);
   const spec = specSchema.parse(object.spec ?? {});
-  const inventory = status.inventory?.entries.map(entry => entry.id);
+  const inventory =
+    status.inventoryIds === undefined
+      ? undefined
+      : status.inventoryIds.split('\n').filter(Boolean);
   return withoutUndefined<Omit<FluxStatusItem, 'events'>>({
     kind: object.kind,
     name,
