@@ -5,7 +5,12 @@
  */
 export { startWorld, DEMO_PORTS } from './world/world';
 export type { SandboxWorld, StartWorldOptions } from './world/world';
-export { startSandboxCluster, FLUX_NAMESPACE } from './world/cluster';
+export {
+  startSandboxCluster,
+  FLUX_NAMESPACE,
+  BACKSTAGE_SERVICE_ACCOUNT,
+  BACKSTAGE_USER,
+} from './world/cluster';
 export type { SandboxCluster, SandboxClusterOptions } from './world/cluster';
 export {
   describeWorld,

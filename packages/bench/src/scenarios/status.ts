@@ -1,4 +1,4 @@
-import { SandboxWorld } from '@backstage-gitops/sandbox';
+import { BACKSTAGE_USER, SandboxWorld } from '@backstage-gitops/sandbox';
 import {
   BenchBackend,
   ENTITY,
@@ -7,9 +7,6 @@ import {
 } from '../backend';
 import { medianOfRuns, summarize, Summary, timeEach } from '../stats';
 import { sleep, until } from '../wait';
-
-/** The service account both backends use on the sandbox clusters. */
-const BACKSTAGE_USER = 'system:serviceaccount:backstage:gitops';
 
 /** The Flux kinds the community Flux plugin asks the Kubernetes plugin for. */
 const FLUX_CUSTOM_RESOURCES = [

@@ -10,6 +10,7 @@ import {
   type JsonObject,
 } from './patch';
 import type { ResourceRoute } from './routing';
+import type { Verb } from './authorization';
 import { parseFieldSelector, parseLabelSelector } from './selectors';
 import {
   failureStatus,
@@ -98,6 +99,8 @@ export interface ResourceContext {
   req: IncomingMessage;
   res: ServerResponse;
   maxBodyBytes: number;
+  /** Checks one more verb on the route's resource (throws the 403). */
+  authorize(verb: Verb): void;
 }
 
 function refOf(route: ResourceRoute): TypeRef {
@@ -388,6 +391,8 @@ export async function servePatch(ctx: ResourceContext): Promise<void> {
     }
     const config = bodyObject(ctx, parsed, true);
     const existed = store.get(ref, route.namespace, route.name!) !== undefined;
+    // As the real API server: an apply that creates the object needs `create` too.
+    if (!existed) ctx.authorize('create');
     const applied = store.apply(config, {
       fieldManager,
       force: force === 'true',

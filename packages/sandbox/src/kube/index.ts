@@ -17,6 +17,8 @@ export type { KubeApiServer, KubeApiServerOptions } from './server';
 export { certificateAuthorityData, generateKubeTls } from './tls';
 export type { KubeTlsMaterial, KubeTlsOptions } from './tls';
 export { CLUSTER_ADMIN_RULES } from './authorization';
+export { rulesForServiceAccount } from './rbac';
+export type { ServiceAccountRef } from './rbac';
 export type { PolicyRule, TokenGrant, Verb } from './authorization';
 export type { FaultState, KubeApiFaults } from './faults';
 export type { ServiceHandler } from './serviceProxy';

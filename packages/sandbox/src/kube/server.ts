@@ -1,7 +1,7 @@
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { TokenAuthorizer, type TokenGrant } from './authorization';
+import { TokenAuthorizer, type TokenGrant, type Verb } from './authorization';
 import {
   apiGroup,
   apiGroupList,
@@ -259,14 +259,16 @@ export async function startKubeApiServer(
         ),
       );
     }
-    authorizer.authorize(grant, {
-      verb,
-      group: route.type.group,
-      resource: route.type.plural,
-      subresource: route.subresource,
-      namespace: authorizationNamespace(route),
-      name: route.name,
-    });
+    const authorize = (checked: Verb) =>
+      authorizer.authorize(grant, {
+        verb: checked,
+        group: route.type.group,
+        resource: route.type.plural,
+        subresource: route.subresource,
+        namespace: authorizationNamespace(route),
+        name: route.name,
+      });
+    authorize(verb);
     const ctx: ResourceContext = {
       store,
       route,
@@ -274,6 +276,7 @@ export async function startKubeApiServer(
       req,
       res,
       maxBodyBytes,
+      authorize,
     };
     switch (verb) {
       case 'get':

@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   CLUSTER_ADMIN_RULES,
   KubeApiServer,
   PolicyRule,
   startKubeApiServer,
 } from '../kube';
+import { rulesForServiceAccount } from '../kube/rbac';
 import { FluxControllers, startFluxControllers } from '../controllers';
 import {
   NotificationController,
@@ -17,36 +19,33 @@ import { randomToken } from './secrets';
 
 export const FLUX_NAMESPACE = 'flux-system';
 
+/** The account the GitOps backend acts as, as `deploy/kubernetes/rbac.yaml` names it. */
+export const BACKSTAGE_SERVICE_ACCOUNT = {
+  name: 'backstage-gitops',
+  namespace: FLUX_NAMESPACE,
+};
+export const BACKSTAGE_USER = `system:serviceaccount:${BACKSTAGE_SERVICE_ACCOUNT.namespace}:${BACKSTAGE_SERVICE_ACCOUNT.name}`;
+
+let backstageRules_: PolicyRule[] | undefined;
+
 /**
- * What the GitOps backend may do on a sandbox cluster: read everything Flux, patch Flux
- * objects (reconcile, suspend), manage Secrets and Receivers, call the service proxy.
- * Issue-level least privilege is tightened in `deploy/` later; this is the demo's grant.
+ * What the GitOps backend may do on a sandbox cluster: exactly what the RBAC manifests
+ * adopters apply grant (read from the repository's `deploy/`), so every test and the
+ * demo run with the least privilege the product documents.
  */
-const BACKSTAGE_RULES: PolicyRule[] = [
-  { verbs: ['get', 'list', 'watch'], apiGroups: ['*'], resources: ['*'] },
-  {
-    verbs: ['patch', 'update'],
-    apiGroups: [
-      'source.toolkit.fluxcd.io',
-      'kustomize.toolkit.fluxcd.io',
-      'helm.toolkit.fluxcd.io',
-      'notification.toolkit.fluxcd.io',
-    ],
-    resources: ['*'],
-  },
-  {
-    verbs: ['create', 'patch', 'update', 'delete'],
-    apiGroups: ['', 'notification.toolkit.fluxcd.io'],
-    resources: ['secrets', 'receivers'],
-  },
-  // Bootstrapping a delivery repository creates, and on failure deletes, its objects.
-  {
-    verbs: ['create', 'delete'],
-    apiGroups: ['source.toolkit.fluxcd.io', 'kustomize.toolkit.fluxcd.io'],
-    resources: ['gitrepositories', 'ocirepositories', 'kustomizations'],
-  },
-  { verbs: ['get', 'create'], apiGroups: [''], resources: ['services/proxy'] },
-];
+export function backstageRules(): PolicyRule[] {
+  if (!backstageRules_) {
+    const path = join(
+      dirname(require.resolve('@backstage-gitops/sandbox/package.json')),
+      '../../deploy/kubernetes/rbac.yaml',
+    );
+    backstageRules_ = rulesForServiceAccount(
+      readFileSync(path, 'utf8'),
+      BACKSTAGE_SERVICE_ACCOUNT,
+    );
+  }
+  return backstageRules_;
+}
 
 export interface SandboxClusterOptions {
   name: string;
@@ -98,8 +97,8 @@ export async function startSandboxCluster(
         rules: CLUSTER_ADMIN_RULES,
       },
       [tokens.backstage]: {
-        user: 'system:serviceaccount:backstage:gitops',
-        rules: BACKSTAGE_RULES,
+        user: BACKSTAGE_USER,
+        rules: backstageRules(),
       },
     },
   });

@@ -7,6 +7,7 @@ import {
   startKubeApiServer,
 } from '../kube';
 import { KubeObject } from '../kube/types';
+import { BACKSTAGE_USER } from './cluster';
 import { randomToken } from './secrets';
 
 /** What the fleet's Backstage token may do: read, as the cache does. */
@@ -20,7 +21,7 @@ const NAMESPACES = 10;
 export interface FleetCluster {
   name: string;
   api: KubeApiServer;
-  /** A read-only bearer token (user `system:serviceaccount:backstage:gitops`). */
+  /** A read-only bearer token (the backend's user, `BACKSTAGE_USER`). */
   token: string;
 }
 
@@ -163,7 +164,7 @@ export async function startFleet(options: {
         store,
         tokens: {
           [token]: {
-            user: 'system:serviceaccount:backstage:gitops',
+            user: BACKSTAGE_USER,
             rules: READ_RULES,
           },
         },

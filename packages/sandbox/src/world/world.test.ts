@@ -18,6 +18,7 @@ jest.setTimeout(120_000);
 
 const run = promisify(execFile);
 
+/** A cluster-admin client: the test looks at everything Flux did, beyond the backend's grant. */
 function kubeClient(world: SandboxWorld, clusterName: string) {
   const cluster = world.cluster(clusterName);
   const kc = new KubeConfig();
@@ -25,8 +26,8 @@ function kubeClient(world: SandboxWorld, clusterName: string) {
     clusters: [
       { name: clusterName, server: cluster.api.url, caData: cluster.caData },
     ],
-    users: [{ name: 'backstage', token: cluster.tokens.backstage }],
-    contexts: [{ name: clusterName, cluster: clusterName, user: 'backstage' }],
+    users: [{ name: 'admin', token: cluster.tokens.admin }],
+    contexts: [{ name: clusterName, cluster: clusterName, user: 'admin' }],
     currentContext: clusterName,
   });
   return {
