@@ -26,7 +26,13 @@ backend.add(
 
 // Git host webhooks (push events) arrive through the events backend.
 backend.add(import('@backstage/plugin-events-backend'));
-backend.add(import('@backstage/plugin-events-backend-module-gitlab'));
+// The GitLab webhook ingress with the token compared in constant time (it replaces
+// @backstage/plugin-events-backend-module-gitlab, whose module id it shares).
+backend.add(
+  import('@backstage-gitops/plugin-gitops-backend').then(m => ({
+    default: m.eventsModuleGitlabWebhook,
+  })),
+);
 backend.add(import('@backstage/plugin-events-backend-module-github'));
 
 // Sync failures reach the owners of the entity (the GitOps backend sends them).

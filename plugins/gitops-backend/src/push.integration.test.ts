@@ -1,6 +1,5 @@
 import {
   coreServices,
-  createBackendModule,
   createServiceFactory,
 } from '@backstage/backend-plugin-api';
 import {
@@ -9,12 +8,7 @@ import {
   startTestBackend,
 } from '@backstage/backend-test-utils';
 import eventsPlugin from '@backstage/plugin-events-backend';
-import {
-  createGitlabTokenValidator,
-  GitlabEventRouter,
-} from '@backstage/plugin-events-backend-module-gitlab';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
-import { eventsExtensionPoint } from '@backstage/plugin-events-node/alpha';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
@@ -28,6 +22,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
 import { gitopsPlugin } from './plugin';
+import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
 import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
@@ -50,31 +45,6 @@ const RECEIVER = {
   apiVersion: 'notification.toolkit.fluxcd.io/v1',
   kind: 'Receiver',
 };
-
-/**
- * The events backend's GitLab module, from its own validator and router: the package's
- * default export loads them with `import()`, which Jest cannot run without VM modules.
- */
-const gitlabEventsModule = createBackendModule({
-  pluginId: 'events',
-  moduleId: 'gitlab-for-test',
-  register(env) {
-    env.registerInit({
-      deps: {
-        config: coreServices.rootConfig,
-        extension: eventsExtensionPoint,
-        events: eventsServiceRef,
-      },
-      async init({ config, extension, events }) {
-        extension.addHttpPostIngress({
-          topic: 'gitlab',
-          validator: createGitlabTokenValidator(config),
-        });
-        await new GitlabEventRouter({ events }).subscribe();
-      },
-    });
-  },
-});
 
 interface GitLabStatus {
   name: string;
@@ -118,7 +88,7 @@ describe('a git push, end to end', () => {
       features: [
         gitopsPlugin,
         eventsPlugin,
-        gitlabEventsModule,
+        eventsModuleGitlabWebhook,
         // One in-process bus for all plugins: the test backend's default is one per plugin.
         createServiceFactory({
           service: eventsServiceRef,
@@ -413,7 +383,13 @@ describe('a git push, end to end', () => {
       checkout_sha: 'a'.repeat(40),
       project: { git_http_url: world.demo.project.httpUrl },
     };
-    for (const token of ['not-the-secret', undefined]) {
+    // Wrong, a prefix of the secret, longer than it, missing: all refused alike.
+    for (const token of [
+      'not-the-secret',
+      WEBHOOK_SECRET.slice(0, -1),
+      `${WEBHOOK_SECRET}x`,
+      undefined,
+    ]) {
       const forged = request(server)
         .post('/api/events/http/gitlab')
         .set('Content-Type', 'application/json')

@@ -3,7 +3,9 @@ import { Entity } from '@backstage/catalog-model';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { eventsServiceFactory } from '@backstage/plugin-events-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import gitopsPlugin from '@backstage-gitops/plugin-gitops-backend';
+import gitopsPlugin, {
+  eventsModuleGitlabWebhook,
+} from '@backstage-gitops/plugin-gitops-backend';
 import {
   BenchMessage,
   PROBE_ENV,
@@ -46,7 +48,7 @@ export async function runProbe(): Promise<void> {
         // As in production: one in-process bus for every plugin (the test default is one each).
         eventsServiceFactory,
         import('@backstage/plugin-events-backend'),
-        import('@backstage/plugin-events-backend-module-gitlab'),
+        eventsModuleGitlabWebhook,
       );
     }
     const backend = await startTestBackend({ features });
