@@ -44,6 +44,16 @@ export interface Config {
      * @visibility secret
      */
     encryptionSecret?: string;
+    /** Runtime cluster registration (`POST /clusters`). */
+    registration?: {
+      /**
+       * Hosts (`name` or `*.domain`) a registered cluster's `url` or `receiverUrl` may point
+       * at although they are loopback or link-local addresses (refused otherwise, so the
+       * API cannot aim the backend at itself or a cloud metadata service). For local test
+       * clusters only.
+       */
+      dangerouslyAllowHosts?: string[];
+    };
     /** Delivery repositories kept in step with the catalog's annotations. */
     deliveryRepositories?: {
       /**

@@ -5,7 +5,7 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { startKubeApiServer } from '@backstage-gitops/sandbox';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Knex } from 'knex';
-import { DefaultClusterRegistry } from './ClusterRegistry';
+import { ClusterRegistration, DefaultClusterRegistry } from './ClusterRegistry';
 import { kubeConfigFor } from './kubeConfig';
 import { GitOpsCluster } from './types';
 
@@ -155,6 +155,61 @@ describe.each(databases.eachSupportedId())(
       expect(changes).toHaveLength(2);
     });
 
+    it('refuses loopback and link-local URLs at runtime registration, naming the key, writing nothing', async () => {
+      const knex = await databases.init(databaseId);
+      const registry = await createRegistry(knex);
+      const cases: Array<[Partial<ClusterRegistration>, RegExp]> = [
+        [
+          { url: 'https://127.0.0.1:6443' },
+          /^Invalid url: host "127\.0\.0\.1"/,
+        ],
+        [{ url: 'https://localhost:6443' }, /^Invalid url: host "localhost"/],
+        [{ url: 'https://[::1]:6443' }, /^Invalid url: host "::1"/],
+        [
+          { url: 'http://169.254.169.254/latest' },
+          /^Invalid url: .*link-local.*dangerouslyAllowHosts/,
+        ],
+        [
+          { receiverUrl: 'http://169.254.169.254/' },
+          /^Invalid receiverUrl: host "169\.254\.169\.254"/,
+        ],
+        [{ receiverUrl: 'http://[fe80::1]/' }, /^Invalid receiverUrl/],
+      ];
+      for (const [change, message] of cases) {
+        await expect(
+          registry.register({
+            name: 'lab',
+            url: 'https://10.0.0.1:6443',
+            token: 't',
+            ...change,
+          }),
+        ).rejects.toMatchObject({
+          name: 'InputError',
+          message: expect.stringMatching(message),
+        });
+      }
+      expect(await knex('gitops_clusters').select()).toEqual([]);
+
+      // Private (not loopback) addresses are how clusters are usually reached: accepted.
+      await registry.register({
+        name: 'lab',
+        url: 'https://10.0.0.1:6443',
+        token: 't',
+        receiverUrl: 'http://10.0.0.2',
+      });
+      // And a listed host, for a local test cluster.
+      const allowing = await createRegistry(knex, {
+        encryptionSecret: SECRET,
+        registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+      });
+      await allowing.register({
+        name: 'local',
+        url: 'https://127.0.0.1:6443',
+        token: 't',
+      });
+      expect(allowing.get('local')?.url).toBe('https://127.0.0.1:6443');
+    });
+
     it('refuses runtime registration without gitops.encryptionSecret', async () => {
       const knex = await databases.init(databaseId);
       const registry = await createRegistry(knex, {});
@@ -202,7 +257,11 @@ it('a registered cluster is reachable over TLS through kubeConfigFor', async () 
   });
   try {
     const knex = await databases.init('SQLITE_3');
-    const registry = await createRegistry(knex);
+    // The sandbox listens on loopback, which registration refuses unless allowed.
+    const registry = await createRegistry(knex, {
+      encryptionSecret: SECRET,
+      registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+    });
     await registry.register({
       name: 'lab',
       url: server.url,

@@ -22,6 +22,7 @@ import {
 } from './config';
 import { DatabaseClusterStore, StoredCluster } from './DatabaseClusterStore';
 import {
+  localAddressProblem,
   LocatedCluster,
   readCatalogLocator,
   readConfigLocator,
@@ -132,6 +133,7 @@ export class DefaultClusterRegistry implements ClusterRegistry {
       await DatabaseClusterStore.create({ database: options.database }),
       configClusters,
       catalogMethods,
+      gitops.registrationAllowedHosts,
     );
     await registry.refresh();
     if (options.scheduler) {
@@ -159,6 +161,7 @@ export class DefaultClusterRegistry implements ClusterRegistry {
     private readonly store: DatabaseClusterStore,
     private readonly configClusters: LocatedCluster[],
     private readonly catalogMethods: Config[],
+    private readonly registrationAllowedHosts: string[],
   ) {}
 
   list(): GitOpsCluster[] {
@@ -192,6 +195,14 @@ export class DefaultClusterRegistry implements ClusterRegistry {
       );
     if (problem) {
       throw new InputError(`Invalid receiverUrl: ${problem}`);
+    }
+    for (const [key, url] of [
+      ['url', input.url],
+      ['receiverUrl', input.receiverUrl],
+    ] as const) {
+      const local =
+        url && (await localAddressProblem(url, this.registrationAllowedHosts));
+      if (local) throw new InputError(`Invalid ${key}: ${local}`);
     }
     await this.store.insert({
       name: input.name,

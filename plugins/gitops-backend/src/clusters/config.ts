@@ -107,6 +107,12 @@ const gitopsConfigSchema = z.object({
     .string()
     .min(32, 'must be at least 32 characters (e.g. openssl rand -base64 32)')
     .optional(),
+  registration: z
+    .object({
+      dangerouslyAllowHosts: z.array(z.string().min(1)).optional(),
+    })
+    .strict()
+    .optional(),
 });
 
 /** One `gitops.clusters` entry, validated. */
@@ -119,6 +125,8 @@ export interface GitOpsClusterConfigEntry {
 export interface GitOpsConfig {
   clusters: Map<string, GitOpsClusterConfigEntry>;
   encryptionSecret?: string;
+  /** Loopback or link-local hosts runtime registration may point at nonetheless. */
+  registrationAllowedHosts: string[];
 }
 
 function formatPath(path: (string | number)[]): string {
@@ -129,11 +137,12 @@ function formatPath(path: (string | number)[]): string {
     .join('');
 }
 
-/** Reads and validates `gitops.clusters` and `gitops.encryptionSecret`; errors name the key. */
+/** Reads and validates `gitops.clusters`, `gitops.encryptionSecret` and `gitops.registration`; errors name the key. */
 export function readGitOpsConfig(config: Config): GitOpsConfig {
   const parsed = gitopsConfigSchema.safeParse({
     clusters: config.getOptional('gitops.clusters'),
     encryptionSecret: config.getOptional('gitops.encryptionSecret'),
+    registration: config.getOptional('gitops.registration'),
   });
   if (!parsed.success) {
     const details = parsed.error.issues
@@ -156,7 +165,12 @@ export function readGitOpsConfig(config: Config): GitOpsConfig {
         : {}),
     });
   }
-  return { clusters, encryptionSecret: parsed.data.encryptionSecret };
+  return {
+    clusters,
+    encryptionSecret: parsed.data.encryptionSecret,
+    registrationAllowedHosts:
+      parsed.data.registration?.dangerouslyAllowHosts ?? [],
+  };
 }
 
 /** The settings of a cluster that `gitops.clusters` does not mention. */

@@ -90,6 +90,54 @@ function isNonPublicAddress(address: string): boolean {
   );
 }
 
+/** Loopback, link-local (cloud metadata services live there) or unspecified. */
+export function isLoopbackOrLinkLocal(address: string): boolean {
+  const lower = address.toLowerCase();
+  if (isIP(lower) === 4) {
+    const [a, b] = lower.split('.').map(Number);
+    return a === 0 || a === 127 || (a === 169 && b === 254);
+  }
+  if (lower.startsWith('::ffff:')) {
+    return isLoopbackOrLinkLocal(lower.slice(7));
+  }
+  return lower === '::' || lower === '::1' || /^fe[89ab]/.test(lower);
+}
+
+/**
+ * Why a URL entered at runtime must not be used: its host is, or resolves to, a loopback
+ * or link-local address (unless listed in `allowedHosts`). A host that does not resolve
+ * is let through: the backend could not reach it either.
+ */
+export async function localAddressProblem(
+  rawUrl: string,
+  allowedHosts: string[],
+): Promise<string | undefined> {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    return undefined;
+  }
+  const hostname = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (hostMatches(hostname, allowedHosts)) return undefined;
+  let addresses: string[];
+  if (isIP(hostname)) {
+    addresses = [hostname];
+  } else if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+    addresses = ['127.0.0.1'];
+  } else {
+    try {
+      addresses = (await lookup(hostname, { all: true })).map(a => a.address);
+    } catch {
+      return undefined;
+    }
+  }
+  const local = addresses.find(isLoopbackOrLinkLocal);
+  return local
+    ? `host "${hostname}" is a loopback or link-local address (${local}); allow it with gitops.registration.dangerouslyAllowHosts`
+    : undefined;
+}
+
 function hostMatches(hostname: string, patterns: string[]): boolean {
   return patterns.some(pattern => {
     const p = pattern.toLowerCase();
