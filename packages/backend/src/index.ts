@@ -1,4 +1,5 @@
 import { createBackend } from '@backstage/backend-defaults';
+import { eventsModuleGitlabWebhook } from '@backstage-gitops/plugin-gitops-backend';
 
 const backend = createBackend();
 
@@ -28,11 +29,7 @@ backend.add(
 backend.add(import('@backstage/plugin-events-backend'));
 // The GitLab webhook ingress with the token compared in constant time (it replaces
 // @backstage/plugin-events-backend-module-gitlab, whose module id it shares).
-backend.add(
-  import('@backstage-gitops/plugin-gitops-backend').then(m => ({
-    default: m.eventsModuleGitlabWebhook,
-  })),
-);
+backend.add(eventsModuleGitlabWebhook);
 backend.add(import('@backstage/plugin-events-backend-module-github'));
 
 // Sync failures reach the owners of the entity (the GitOps backend sends them).
