@@ -1,4 +1,8 @@
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { gitopsPlugin } from './plugin';
 
@@ -20,5 +24,29 @@ describe('gitopsPlugin', () => {
       .get('/api/gitops/anything')
       .set('Authorization', 'Bearer not-a-token');
     expect(res.status).toBe(401);
+  });
+
+  it('answers 413 to an oversized body, writing nothing', async () => {
+    const { server } = await startTestBackend({ features: [gitopsPlugin] });
+    const auth = mockCredentials.user.header();
+    const res = await request(server)
+      .post('/api/gitops/delivery-repositories')
+      .set('Authorization', auth)
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify({
+          entityRef: 'component:default/web',
+          url: `https://gitlab.example.com/${'a'.repeat(200_000)}.git`,
+        }),
+      );
+    expect(res.status).toBe(413);
+    expect(res.body.error).toEqual({
+      name: 'PayloadTooLargeError',
+      message: 'The request body is larger than 100kb',
+    });
+    const listed = await request(server)
+      .get('/api/gitops/delivery-repositories')
+      .set('Authorization', auth);
+    expect(listed.body.items).toEqual([]);
   });
 });

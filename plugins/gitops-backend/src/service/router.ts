@@ -11,7 +11,9 @@ import { spec } from '../schema/openapi.generated';
 export async function createRouter(options: {
   routes: express.Router[];
 }): Promise<express.Router> {
-  const router = createValidatedOpenApiRouter<typeof spec>(spec);
+  const router = createValidatedOpenApiRouter<typeof spec>(spec, {
+    middleware: [jsonBody()],
+  });
 
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -21,4 +23,33 @@ export async function createRouter(options: {
   }
 
   return router;
+}
+
+/** The largest JSON body accepted; every request body of the API is far smaller. */
+const BODY_LIMIT = '100kb';
+
+/**
+ * `express.json()`, answering a body over the limit with 413. The OpenAPI router turns
+ * every error before its validator into a 400 InputError, so this one is answered here,
+ * in the shape of Backstage's error responses.
+ */
+function jsonBody(): express.RequestHandler {
+  const parse = express.json({ limit: BODY_LIMIT });
+  return (req, res, next) =>
+    parse(req, res, (error?: unknown) => {
+      if (
+        (error as { type?: string } | undefined)?.type === 'entity.too.large'
+      ) {
+        res.status(413).json({
+          error: {
+            name: 'PayloadTooLargeError',
+            message: `The request body is larger than ${BODY_LIMIT}`,
+          },
+          request: { method: req.method, url: req.originalUrl },
+          response: { statusCode: 413 },
+        });
+        return;
+      }
+      next(error);
+    });
 }
