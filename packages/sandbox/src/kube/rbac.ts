@@ -42,7 +42,14 @@ export function rulesForServiceAccount(
   const roles = new Map<string, RbacRule[]>();
   for (const document of documents) {
     if (document.kind === 'ClusterRole' || document.kind === 'Role') {
-      roles.set(roleKey(document.kind, document), document.rules ?? []);
+      roles.set(
+        roleKey(
+          document.kind,
+          document.metadata?.name,
+          document.metadata?.namespace,
+        ),
+        document.rules ?? [],
+      );
     }
   }
   const rules: PolicyRule[] = [];
@@ -62,13 +69,12 @@ export function rulesForServiceAccount(
     if (!bound) continue;
     const namespace =
       binding.kind === 'RoleBinding' ? binding.metadata?.namespace : undefined;
-    const refKind = binding.roleRef?.kind ?? '';
-    const key = roleKey(refKind, {
-      metadata: {
-        name: binding.roleRef?.name,
-        namespace: refKind === 'Role' ? namespace : undefined,
-      },
-    });
+    // A RoleBinding's Role lives in the binding's namespace.
+    const key = roleKey(
+      binding.roleRef?.kind ?? '',
+      binding.roleRef?.name,
+      namespace,
+    );
     const granted = roles.get(key);
     if (!granted) {
       throw new Error(
@@ -88,8 +94,6 @@ export function rulesForServiceAccount(
   return rules;
 }
 
-function roleKey(kind: string, document: RbacDocument): string {
-  return kind === 'Role'
-    ? `Role ${document.metadata?.namespace}/${document.metadata?.name}`
-    : `ClusterRole ${document.metadata?.name}`;
+function roleKey(kind: string, name?: string, namespace?: string): string {
+  return kind === 'Role' ? `Role ${namespace}/${name}` : `ClusterRole ${name}`;
 }

@@ -33,7 +33,7 @@ let backstageRules_: PolicyRule[] | undefined;
  * adopters apply grant (read from the repository's `deploy/`), so every test and the
  * demo run with the least privilege the product documents.
  */
-export function backstageRules(): PolicyRule[] {
+function backstageRules(): PolicyRule[] {
   if (!backstageRules_) {
     const path = join(
       dirname(require.resolve('@backstage-gitops/sandbox/package.json')),

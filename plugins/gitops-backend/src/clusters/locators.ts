@@ -91,7 +91,7 @@ function isNonPublicAddress(address: string): boolean {
 }
 
 /** Loopback, link-local (cloud metadata services live there) or unspecified. */
-export function isLoopbackOrLinkLocal(address: string): boolean {
+function isLoopbackOrLinkLocal(address: string): boolean {
   const lower = address.toLowerCase();
   if (isIP(lower) === 4) {
     const [a, b] = lower.split('.').map(Number);
@@ -118,16 +118,14 @@ export async function localAddressProblem(
   } catch {
     return undefined;
   }
-  const hostname = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  const hostname = hostnameOf(url);
   if (hostMatches(hostname, allowedHosts)) return undefined;
   let addresses: string[];
-  if (isIP(hostname)) {
-    addresses = [hostname];
-  } else if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
     addresses = ['127.0.0.1'];
   } else {
     try {
-      addresses = (await lookup(hostname, { all: true })).map(a => a.address);
+      addresses = await addressesOf(hostname);
     } catch {
       return undefined;
     }
@@ -136,6 +134,18 @@ export async function localAddressProblem(
   return local
     ? `host "${hostname}" is a loopback or link-local address (${local}); allow it with gitops.registration.dangerouslyAllowHosts`
     : undefined;
+}
+
+/** A URL's host, lower case, an IPv6 address without its brackets. */
+function hostnameOf(url: URL): string {
+  return url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+/** The addresses a host stands for: itself when it is an IP, else what DNS answers. */
+async function addressesOf(hostname: string): Promise<string[]> {
+  return isIP(hostname)
+    ? [hostname]
+    : (await lookup(hostname, { all: true })).map(a => a.address);
 }
 
 function hostMatches(hostname: string, patterns: string[]): boolean {
@@ -168,16 +178,14 @@ async function validateCatalogApiServerUrl(
   if (url.username || url.password) {
     throw new Error('the API server URL must not contain credentials');
   }
-  const hostname = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  const hostname = hostnameOf(url);
   if (hostMatches(hostname, allowedHosts)) {
     return;
   }
   if (url.protocol !== 'https:') {
     throw new Error('the API server URL must use https');
   }
-  const addresses = isIP(hostname)
-    ? [hostname]
-    : (await lookup(hostname, { all: true })).map(a => a.address);
+  const addresses = await addressesOf(hostname);
   if (addresses.some(isNonPublicAddress)) {
     throw new Error(
       `the API server host "${hostname}" is a non-public address (allow it with dangerouslyAllowClusterUrls)`,
