@@ -320,7 +320,10 @@ describe('FluxCache on a cluster serving source v1beta2 only', () => {
         },
       });
       cache.start();
-      await cache.addCluster(clusterOf('old', server.url, token));
+      const added = cache.addCluster(clusterOf('old', server.url, token));
+      // Known at once: the registration route answers with its health right away.
+      expect(cache.health('old').connected).toBe(false);
+      await added;
       await eventually('old in sync', () => !cache.isStale('old'));
       expect(cache.health('old').servedFluxVersions.GitRepository).toBe(
         'source.toolkit.fluxcd.io/v1beta2',

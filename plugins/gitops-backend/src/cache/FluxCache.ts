@@ -53,9 +53,12 @@ export class FluxCache {
 
   /** Adds a cluster, or replaces one of the same name (its data is dropped and watched anew). */
   async addCluster(cluster: GitOpsCluster): Promise<void> {
-    await this.removeCluster(cluster.name);
+    // Known at once (the registration route answers with its health right away); a
+    // previous cache of the same name stops in the background.
+    const previous = this.clusters.get(cluster.name);
     const cache = this.make(cluster);
     if (this.started) cache.start();
+    await previous?.stop();
   }
 
   async removeCluster(name: string): Promise<void> {
