@@ -245,6 +245,22 @@ export interface TokenRecord {
   lastSeenAt: string;
 }
 
+/**
+ * A Secret Flux objects use that the backend may not read (typically: no RoleBinding of
+ * `backstage-gitops-flux-namespace` in its namespace), so its credential is missing from
+ * the inventory.
+ */
+export interface UnreadableSecret {
+  cluster: string;
+  namespace: string;
+  secret: string;
+  /** The Flux objects in that namespace that use it. */
+  usedBy: Array<{ kind: string; name: string }>;
+  /** Why it could not be read, and what to do about it. */
+  reason: string;
+  lastSeenAt: string;
+}
+
 /** One thing the token report flags, with what to do about it. */
 export interface TokenFinding {
   tokenId: string;

@@ -58,5 +58,31 @@ describe.each(databases.eachSupportedId())(
       expect(await store.get('b')).toBeUndefined();
       expect(await store.get('a')).toEqual(after[0]);
     });
+
+    it('replaces the unreadable Secrets of the scanned clusters only', async () => {
+      const knex = await databases.init(databaseId);
+      const store = await DatabaseTokenStore.create({
+        database: mockServices.database.mock({ getClient: async () => knex }),
+      });
+      const unreadable = (cluster: string, secret: string) => ({
+        cluster,
+        namespace: 'team-a',
+        secret,
+        usedBy: [{ kind: 'GitRepository', name: 'apps' }],
+        reason: 'forbidden',
+      });
+      await store.replaceUnreadable(
+        ['dev', 'prod'],
+        [unreadable('dev', 'apps-auth'), unreadable('prod', 'apps-auth')],
+      );
+      // dev was scanned again and its Secret is readable now; prod could not be read.
+      await store.replaceUnreadable(['dev'], [unreadable('dev', 'other-auth')]);
+      expect(await store.listUnreadable()).toEqual([
+        { ...unreadable('dev', 'other-auth'), lastSeenAt: expect.any(String) },
+        { ...unreadable('prod', 'apps-auth'), lastSeenAt: expect.any(String) },
+      ]);
+      await store.replaceUnreadable(['dev', 'prod'], []);
+      expect(await store.listUnreadable()).toEqual([]);
+    });
   },
 );

@@ -1,10 +1,23 @@
 import { DatabaseService } from '@backstage/backend-plugin-api';
-import { TokenRecord } from '@backstage-gitops/plugin-gitops-common';
+import {
+  TokenRecord,
+  UnreadableSecret,
+} from '@backstage-gitops/plugin-gitops-common';
 import { Knex } from 'knex';
 import { migratedClient, toIso } from './migrations';
 import { TokenInput, TokenStore } from './TokenStore';
 
 const TABLE = 'gitops_tokens';
+const UNREADABLE_TABLE = 'gitops_unreadable_secrets';
+
+interface UnreadableRow {
+  cluster: string;
+  namespace: string;
+  secret: string;
+  used_by: string;
+  reason: string;
+  last_seen_at: Date | string;
+}
 
 interface Row {
   id: string;
@@ -85,5 +98,45 @@ export class DatabaseTokenStore implements TokenStore {
 
   async recordRotation(id: string, at: Date) {
     await this.db<Row>(TABLE).where({ id }).update({ last_rotated_at: at });
+  }
+
+  async listUnreadable(): Promise<UnreadableSecret[]> {
+    const rows = await this.db<UnreadableRow>(UNREADABLE_TABLE).orderBy([
+      'cluster',
+      'namespace',
+      'secret',
+    ]);
+    return rows.map(row => ({
+      cluster: row.cluster,
+      namespace: row.namespace,
+      secret: row.secret,
+      usedBy: JSON.parse(row.used_by),
+      reason: row.reason,
+      lastSeenAt: toIso(row.last_seen_at),
+    }));
+  }
+
+  async replaceUnreadable(
+    scanned: string[],
+    secrets: Array<Omit<UnreadableSecret, 'lastSeenAt'>>,
+  ) {
+    const now = new Date();
+    await this.db.transaction(async tx => {
+      await tx<UnreadableRow>(UNREADABLE_TABLE)
+        .whereIn('cluster', scanned)
+        .delete();
+      if (secrets.length > 0) {
+        await tx<UnreadableRow>(UNREADABLE_TABLE).insert(
+          secrets.map(secret => ({
+            cluster: secret.cluster,
+            namespace: secret.namespace,
+            secret: secret.secret,
+            used_by: JSON.stringify(secret.usedBy),
+            reason: secret.reason,
+            last_seen_at: now,
+          })),
+        );
+      }
+    });
   }
 }

@@ -40,7 +40,7 @@ describe('ReceiverManager on the demo world', () => {
   let store: DatabaseReceiverStore;
   let clusters: Map<string, GitOpsCluster>;
 
-  const manager = (enabled = true) =>
+  const manager = (enabled = true, logger = mockServices.logger.mock()) =>
     new ReceiverManager({
       cache,
       objectApi: name =>
@@ -59,7 +59,7 @@ describe('ReceiverManager on the demo world', () => {
         }),
       ),
       settings: { enabled, includeConsumers: false },
-      logger: mockServices.logger.mock(),
+      logger,
     });
   const webhookPathOf = (receiver: ManagedReceiver) =>
     cache.get(receiver.cluster, 'Receiver', receiver.namespace, receiver.name)
@@ -261,6 +261,49 @@ describe('ReceiverManager on the demo world', () => {
       expect(outcome.result).toBe('fallback');
       expect(outcome.message).toMatch(/could not be reached/);
     });
+  });
+
+  it('leaves a namespace the backend may not write alone, saying why once, and goes on', async () => {
+    // team-a has a source but no RoleBinding for the backend (deploy/kubernetes/rbac.yaml).
+    const prod = world.cluster('prod').api.store;
+    prod.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team-a' },
+    });
+    prod.create({
+      ...GIT,
+      metadata: { name: 'apps', namespace: 'team-a' },
+      spec: {
+        interval: '1h',
+        url: world.demo.project.httpUrl,
+        ref: { branch: 'main' },
+      },
+    });
+    await eventually('the cache to see team-a/apps', () =>
+      cache.get('prod', 'GitRepository', 'team-a', 'apps'),
+    );
+    const logger = mockServices.logger.mock();
+    const restricted = manager(true, logger);
+    await restricted.run();
+    await restricted.run();
+
+    expect(prod.get(RECEIVER, 'team-a', 'gitops-git-apps')).toBeUndefined();
+    expect(prod.get(SECRET, 'team-a', 'gitops-git-apps')).toBeUndefined();
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0][0]).toMatch(
+      /^Could not apply Receiver team-a\/gitops-git-apps on prod: forbidden: .* namespace team-a; bind the ClusterRole backstage-gitops-flux-namespace there/,
+    );
+    // The Flux namespace's sources keep their Receivers.
+    expect(
+      (await store.list({ cluster: 'prod' })).map(r => `${r.namespace}/${r.name}`),
+    ).toContain(`${NS}/gitops-git-team-delivery`);
+
+    prod.delete(GIT, 'team-a', 'apps');
+    await eventually(
+      'the cache to drop team-a/apps',
+      () => !cache.get('prod', 'GitRepository', 'team-a', 'apps'),
+    );
   });
 
   it('removes the Receiver of a source that opts out, and all of them when switched off', async () => {

@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { createHash, randomBytes } from 'crypto';
 import { CachedFluxObject } from '../cache/types';
+import { namespacedFailure } from '../clusters/forbidden';
 import { FluxCache } from '../cache';
 import { ReceiverInput, ReceiverStore } from '../database/ReceiverStore';
 
@@ -93,6 +94,9 @@ interface Desired {
  * what callers need, so the token is never read back nor stored.
  */
 export class ReceiverManager {
+  /** The last failure of each Receiver that could not be applied, logged once. */
+  private readonly failures = new Map<string, string>();
+
   constructor(
     private readonly options: {
       cache: Pick<
@@ -155,14 +159,22 @@ export class ReceiverManager {
         );
         continue;
       }
+      const key = `${cluster}/${namespace}/${item.name}`;
       try {
         await this.apply(api, existing, item);
+        this.failures.delete(key);
       } catch (error) {
-        logger.warn(
-          `Could not apply Receiver ${namespace}/${
-            item.name
-          } on ${cluster}: ${stringifyError(error)}`,
-        );
+        const failure = namespacedFailure(error, {
+          what: 'create Receivers and their Secrets',
+          namespace,
+        });
+        // Every round retries; the log says it once, and again when the cause changes.
+        if (this.failures.get(key) !== failure) {
+          logger.warn(
+            `Could not apply Receiver ${namespace}/${item.name} on ${cluster}: ${failure}`,
+          );
+          this.failures.set(key, failure);
+        }
         continue;
       }
       records.push({

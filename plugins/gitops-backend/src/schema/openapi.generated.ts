@@ -434,6 +434,55 @@ export const spec = {
           "recommendation"
         ]
       },
+      "UnreadableSecret": {
+        "type": "object",
+        "description": "A Secret Flux objects use that the backend may not read (typically no RoleBinding in its namespace).",
+        "properties": {
+          "cluster": {
+            "type": "string"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "secret": {
+            "type": "string"
+          },
+          "usedBy": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "kind": {
+                  "type": "string"
+                },
+                "name": {
+                  "type": "string"
+                }
+              },
+              "required": [
+                "kind",
+                "name"
+              ]
+            }
+          },
+          "reason": {
+            "type": "string",
+            "description": "Why it could not be read, and what to do about it."
+          },
+          "lastSeenAt": {
+            "type": "string",
+            "format": "date-time"
+          }
+        },
+        "required": [
+          "cluster",
+          "namespace",
+          "secret",
+          "usedBy",
+          "reason",
+          "lastSeenAt"
+        ]
+      },
       "Error": {
         "type": "object",
         "description": "The Backstage error body.",
@@ -1077,11 +1126,19 @@ export const spec = {
                     },
                     "expiringWithinDays": {
                       "type": "integer"
+                    },
+                    "unreadableSecrets": {
+                      "type": "array",
+                      "description": "Secrets Flux objects use that the backend may not read, so their credentials are missing from the inventory.",
+                      "items": {
+                        "$ref": "#/components/schemas/UnreadableSecret"
+                      }
                     }
                   },
                   "required": [
                     "items",
-                    "expiringWithinDays"
+                    "expiringWithinDays",
+                    "unreadableSecrets"
                   ]
                 }
               }

@@ -6,10 +6,12 @@ import {
   ParsedRepositoryUrl,
   TokenRecord,
   TokenUsage,
+  UnreadableSecret,
 } from '@backstage-gitops/plugin-gitops-common';
 import { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { FluxCache } from '../cache';
+import { namespacedFailure } from '../clusters/forbidden';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { TokenInput, TokenStore } from '../database/TokenStore';
 import { GitLabCredentialLookup, HostRecord } from './GitLabCredentialLookup';
@@ -33,6 +35,7 @@ interface SecretUser {
 }
 
 type Draft = TokenInput;
+type Unreadable = Omit<UnreadableSecret, 'lastSeenAt'>;
 
 /**
  * Builds the inventory of the credentials Flux uses: every Secret named by a source's or
@@ -47,7 +50,10 @@ export class TokenInventory {
       objectApi(cluster: string): KubernetesObjectApi | undefined;
       integrations: ScmIntegrations;
       deliveries: Pick<DeliveryRepositoryStore, 'list'>;
-      store: Pick<TokenStore, 'list' | 'replaceAll'>;
+      store: Pick<
+        TokenStore,
+        'list' | 'replaceAll' | 'listUnreadable' | 'replaceUnreadable'
+      >;
       logger: LoggerService;
     },
   ) {}
@@ -57,6 +63,7 @@ export class TokenInventory {
     const { cache, logger } = this.options;
     const lookup = new GitLabCredentialLookup(this.options.integrations);
     const drafts = new Map<string, Draft>();
+    const unreadable = new Map<string, Unreadable>();
     const scanned: string[] = [];
     for (const cluster of cache.clusterNames()) {
       if (cache.isStale(cluster)) continue;
@@ -64,7 +71,7 @@ export class TokenInventory {
       if (!api) continue;
       try {
         for (const user of await this.secretUsers(cluster, api)) {
-          await this.add(drafts, lookup, cluster, api, user);
+          await this.add(drafts, unreadable, lookup, cluster, api, user);
         }
         scanned.push(cluster);
       } catch (error) {
@@ -87,7 +94,27 @@ export class TokenInventory {
         drafts.set(old.id, { ...rest, usages: kept });
       }
     }
+    await this.recordUnreadable(scanned, [...unreadable.values()]);
     return this.options.store.replaceAll([...drafts.values()]);
+  }
+
+  /** Stores the round's unreadable Secrets, logging only those that were not already. */
+  private async recordUnreadable(scanned: string[], secrets: Unreadable[]) {
+    const key = (s: Unreadable) => `${s.cluster}/${s.namespace}/${s.secret}`;
+    const known = new Set(
+      (await this.options.store.listUnreadable()).map(key),
+    );
+    for (const secret of secrets) {
+      if (known.has(key(secret))) continue;
+      this.options.logger.warn(
+        `Cannot read Secret ${secret.namespace}/${secret.secret} on ${
+          secret.cluster
+        } (used by ${secret.usedBy
+          .map(user => `${user.kind} ${user.name}`)
+          .join(', ')}): ${secret.reason}`,
+      );
+    }
+    await this.options.store.replaceUnreadable(scanned, secrets);
   }
 
   private async secretUsers(
@@ -140,6 +167,7 @@ export class TokenInventory {
 
   private async add(
     drafts: Map<string, Draft>,
+    unreadable: Map<string, Unreadable>,
     lookup: GitLabCredentialLookup,
     cluster: string,
     api: KubernetesObjectApi,
@@ -156,13 +184,19 @@ export class TokenInventory {
       });
       data = secret.data;
     } catch (error) {
-      this.options.logger.warn(
-        `Cannot read Secret ${user.namespace}/${
-          user.secret
-        } on ${cluster} (used by ${user.kind} ${user.name}): ${stringifyError(
-          error,
-        )}`,
-      );
+      const key = `${cluster}/${user.namespace}/${user.secret}`;
+      const entry = unreadable.get(key) ?? {
+        cluster,
+        namespace: user.namespace,
+        secret: user.secret,
+        usedBy: [],
+        reason: namespacedFailure(error, {
+          what: 'get Secrets',
+          namespace: user.namespace,
+        }),
+      };
+      entry.usedBy.push({ kind: user.kind, name: user.name });
+      unreadable.set(key, entry);
       return;
     }
     let repository: ParsedRepositoryUrl | undefined;

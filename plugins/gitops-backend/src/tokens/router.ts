@@ -56,7 +56,7 @@ const idParam = z.string().regex(/^[0-9a-f]{20}$/, 'is not a token id');
  * (`gitops.tokens.manage`) change them, answering when the sources are Ready again.
  */
 export function createTokenRoutes(options: {
-  store: Pick<TokenStore, 'list'>;
+  store: Pick<TokenStore, 'list' | 'listUnreadable'>;
   rotator: Pick<TokenRotator, 'create' | 'rotate'>;
   expiringWithinDays: number;
   catalog: CatalogService;
@@ -106,6 +106,7 @@ export function createTokenRoutes(options: {
     res.json({
       items: report(await store.list()),
       expiringWithinDays,
+      unreadableSecrets: await store.listUnreadable(),
     });
   });
 

@@ -41,6 +41,7 @@ describe('TokenInventory on the demo world', () => {
   let knex: Awaited<ReturnType<typeof databases.init>>;
   let rotator: TokenRotator;
   let makeRotator: (settings: RotationSettings) => TokenRotator;
+  let inventory: TokenInventory;
   const logger = mockServices.logger.mock();
 
   beforeAll(async () => {
@@ -108,7 +109,7 @@ describe('TokenInventory on the demo world', () => {
         },
       }),
     );
-    const inventory = new TokenInventory({
+    inventory = new TokenInventory({
       cache,
       objectApi,
       integrations,
@@ -410,5 +411,75 @@ describe('TokenInventory on the demo world', () => {
         { actor: 'test' },
       ),
     ).rejects.toThrow(/Invalid delivery repository URL/);
+  });
+
+  it('reports a Secret in a namespace the backend may not read, once, and goes on', async () => {
+    // team-a has Flux sources but no RoleBinding for the backend (deploy/kubernetes/rbac.yaml).
+    const dev = world.cluster('dev').api.store;
+    dev.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team-a' },
+    });
+    dev.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'apps-auth', namespace: 'team-a' },
+      data: { password: Buffer.from('team-a-password').toString('base64') },
+    });
+    dev.create({
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      metadata: { name: 'apps', namespace: 'team-a' },
+      spec: {
+        interval: '1h',
+        url: world.demo.project.httpUrl,
+        ref: { branch: 'main' },
+        secretRef: { name: 'apps-auth' },
+      },
+    });
+    await eventually('the cache to see team-a/apps', () =>
+      cache.get('dev', 'GitRepository', 'team-a', 'apps'),
+    );
+    const before = (await store.list()).map(token => token.id).sort();
+    logger.warn.mockClear();
+
+    await inventory.run();
+    expect(await store.listUnreadable()).toEqual([
+      {
+        cluster: 'dev',
+        namespace: 'team-a',
+        secret: 'apps-auth',
+        usedBy: [{ kind: 'GitRepository', name: 'apps' }],
+        reason: expect.stringMatching(
+          /^forbidden: .* namespace team-a; bind the ClusterRole backstage-gitops-flux-namespace there/,
+        ),
+        lastSeenAt: expect.any(String),
+      },
+    ]);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+    expect(logger.warn.mock.calls[0][0]).toMatch(
+      /Cannot read Secret team-a\/apps-auth on dev \(used by GitRepository apps\): forbidden/,
+    );
+    // The readable namespaces are inventoried as before.
+    expect((await store.list()).map(token => token.id).sort()).toEqual(before);
+
+    // The next round reports it again, without logging it again.
+    await inventory.run();
+    expect(await store.listUnreadable()).toHaveLength(1);
+    expect(logger.warn).toHaveBeenCalledTimes(1);
+
+    // Once the source is gone, so is the report.
+    dev.delete(
+      { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository' },
+      'team-a',
+      'apps',
+    );
+    await eventually(
+      'the cache to drop team-a/apps',
+      () => !cache.get('dev', 'GitRepository', 'team-a', 'apps'),
+    );
+    await inventory.run();
+    expect(await store.listUnreadable()).toEqual([]);
   });
 });
