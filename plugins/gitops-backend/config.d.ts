@@ -44,13 +44,15 @@ export interface Config {
      * @visibility secret
      */
     encryptionSecret?: string;
-    /** Runtime cluster registration (`POST /clusters`). */
+    /** What is registered through the API: clusters, delivery repositories, bootstraps. */
     registration?: {
       /**
-       * Hosts (`name` or `*.domain`) a registered cluster's `url` or `receiverUrl` may point
-       * at although they are loopback or link-local addresses (refused otherwise, so the
-       * API cannot aim the backend at itself or a cloud metadata service). For local test
-       * clusters only.
+       * Hosts (`name` or `*.domain`) that URLs entered through the API may point at
+       * although they are loopback or link-local addresses: a registered cluster's `url`
+       * or `receiverUrl`, a delivery repository's `url` (`POST /delivery-repositories`,
+       * `POST /flux/bootstrap`). Refused otherwise, so the API cannot aim the backend or
+       * the clusters' Flux at their own loopback or a cloud metadata service. For local
+       * test setups only.
        */
       dangerouslyAllowHosts?: string[];
     };

@@ -8,7 +8,9 @@
  */
 exports.up = async function up(knex) {
   await knex.schema.createTable('gitops_unreadable_secrets', table => {
-    table.comment('Secrets used by Flux that the token inventory could not read');
+    table.comment(
+      'Secrets used by Flux that the token inventory could not read',
+    );
     table.string('cluster').notNullable();
     table.string('namespace', 253).notNullable();
     table.string('secret', 253).notNullable();

@@ -18,6 +18,7 @@ import { eventually } from './__testUtils__/eventually';
 import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
+  sandboxRegistration,
 } from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
 
@@ -141,6 +142,7 @@ describe('bootstrapping a new delivery repository', () => {
             gitops: {
               bootstrap: { readyTimeout: { seconds: 15 } },
               clusters: sandboxReceiverUrls(world),
+              registration: sandboxRegistration,
             },
           },
         }),

@@ -12,7 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { gitopsPlugin } from './plugin';
-import { sandboxBackendConfig } from './__testUtils__/sandboxConfig';
+import {
+  sandboxBackendConfig,
+  sandboxRegistration,
+} from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
 
@@ -84,6 +87,7 @@ describe('the GitOps backend against the sandbox', () => {
         mockServices.rootConfig.factory({
           data: {
             ...sandboxBackendConfig(world),
+            gitops: { registration: sandboxRegistration },
           },
         }),
         catalogServiceMock.factory({

@@ -21,6 +21,7 @@ import {
   createClusterRoutes,
   DefaultClusterRegistry,
   kubeConfigFor,
+  readGitOpsConfig,
 } from './clusters';
 import { DatabaseAuditStore } from './database/DatabaseAuditStore';
 import { DatabaseDeliveryRepositoryStore } from './database/DatabaseDeliveryRepositoryStore';
@@ -101,6 +102,9 @@ export const gitopsPlugin = createBackendPlugin({
         });
 
         const registry = await DefaultClusterRegistry.create(deps);
+        const allowedLocalHosts = readGitOpsConfig(
+          deps.config,
+        ).registrationAllowedHosts;
         const cache = FluxCache.create({ logger, clusters: registry.list() });
         registry.onChange(clusters => {
           const current = new Set(cache.clusterNames());
@@ -292,6 +296,8 @@ export const gitopsPlugin = createBackendPlugin({
                 httpAuth,
                 permissions,
                 catalog,
+                clusters: registry,
+                allowedLocalHosts,
               }),
               createStatusRoutes({
                 statusService,
@@ -324,6 +330,7 @@ export const gitopsPlugin = createBackendPlugin({
                   lookup: () => new GitLabCredentialLookup(integrations),
                   actionsFor: fluxActionsFor,
                   readyTimeoutMs: readBootstrapReadyTimeout(deps.config),
+                  allowedLocalHosts,
                   logger: logger.child({ task: 'bootstrap' }),
                 }),
                 catalog,

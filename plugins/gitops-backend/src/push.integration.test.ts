@@ -26,6 +26,7 @@ import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
 import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
+  sandboxRegistration,
 } from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
@@ -108,6 +109,7 @@ describe('a git push, end to end', () => {
             events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
             gitops: {
               clusters: sandboxReceiverUrls(world),
+              registration: sandboxRegistration,
             },
           },
         }),

@@ -25,6 +25,7 @@ import { eventually } from './__testUtils__/eventually';
 import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
+  sandboxRegistration,
 } from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
 import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
@@ -223,7 +224,7 @@ describe('who may do what, and where secrets go', () => {
             gitops: {
               clusters: sandboxReceiverUrls(world),
               encryptionSecret: ENCRYPTION_SECRET,
-              registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+              registration: sandboxRegistration,
             },
           },
         }),

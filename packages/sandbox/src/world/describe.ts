@@ -82,6 +82,9 @@ export function backstageConfig(
         name: cluster.name,
         receiverUrl: cluster.receiver.url,
       })),
+      // The sandbox's Git host, registry and clusters listen on loopback, which URLs
+      // entered through the API may not name otherwise.
+      registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
     },
     integrations: {
       gitlab: [

@@ -40,3 +40,9 @@ export function sandboxReceiverUrls(world: SandboxWorld) {
     receiverUrl: cluster.receiver.url,
   }));
 }
+
+/**
+ * `gitops.registration` for a sandbox world: its Git host, registry and clusters all
+ * listen on 127.0.0.1, which the API otherwise refuses in a URL.
+ */
+export const sandboxRegistration = { dangerouslyAllowHosts: ['127.0.0.1'] };

@@ -23,6 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { FluxActions } from '../actions/FluxActions';
 import { FluxCache } from '../cache';
+import { localAddressProblem } from '../clusters/locators';
 import { GitOpsCluster } from '../clusters/types';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from '../receivers/ReceiverManager';
@@ -98,6 +99,8 @@ export class FluxBootstrapper {
       actionsFor: (cluster: string) => Pick<FluxActions, 'reconcile'>;
       /** How long a source and its Kustomizations may take to be Ready. */
       readyTimeoutMs: number;
+      /** Loopback or link-local hosts a URL may point at nonetheless (`gitops.registration`). */
+      allowedLocalHosts: string[];
       logger: LoggerService;
     },
   ) {}
@@ -107,6 +110,12 @@ export class FluxBootstrapper {
     { actor }: Actor,
   ): Promise<FluxBootstrapResult> {
     const repository = this.repositoryOf(input.url);
+    // The clusters' Flux would fetch it: not their own loopback or a metadata service.
+    const local = await localAddressProblem(
+      input.url,
+      this.options.allowedLocalHosts,
+    );
+    if (local) throw new InputError(`Invalid url: ${local}`);
     const name = input.name ?? defaultName(repository);
     if (!DNS_LABEL.test(name) || name.length > 63) {
       throw new InputError(

@@ -1,5 +1,6 @@
 export type { GitOpsCluster, GitOpsClusterSettings } from './types';
 export { kubeConfigFor } from './kubeConfig';
+export { readGitOpsConfig } from './config';
 export {
   DefaultClusterRegistry,
   clusterRegistrationSchema,

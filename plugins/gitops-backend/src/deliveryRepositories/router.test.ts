@@ -37,7 +37,7 @@ const ownsPodinfo: PermissionEvaluator['authorize'] = async requests =>
         : AuthorizeResult.DENY,
   }));
 
-async function setup() {
+async function setup(allowedLocalHosts: string[] = []) {
   const knex = await databases.init('SQLITE_3');
   const store = await DatabaseDeliveryRepositoryStore.create({
     database: mockServices.database.mock({ getClient: async () => knex }),
@@ -54,6 +54,10 @@ async function setup() {
         catalog: catalogServiceMock({
           entities: [component('podinfo'), component('payments')],
         }),
+        clusters: {
+          get: name => (['dev', 'prod'].includes(name) ? { name } : undefined),
+        },
+        allowedLocalHosts,
       }),
     )
     .use(
@@ -66,6 +70,15 @@ async function setup() {
 }
 
 describe('createDeliveryRepositoryRoutes', () => {
+  it('registers a loopback URL when gitops.registration allows its host', async () => {
+    const { app } = await setup(['127.0.0.1']);
+    const res = await request(app).post('/delivery-repositories').send({
+      entityRef: PODINFO,
+      url: 'http://127.0.0.1:8080/team/delivery.git',
+    });
+    expect(res.status).toBe(201);
+  });
+
   it('registers a repository for an entity the caller manages', async () => {
     const { app, store, permissions } = await setup();
     const res = await request(app)
@@ -112,6 +125,26 @@ describe('createDeliveryRepositoryRoutes', () => {
     ],
     [{ entityRef: PODINFO, url: DELIVERY, cluster: 'dev' }, /cluster/],
     [{ entityRef: PODINFO, url: DELIVERY, clusters: [' '] }, /clusters/],
+    [
+      { entityRef: PODINFO, url: DELIVERY, clusters: ['dev', 'mars'] },
+      /^Invalid clusters: no cluster named "mars"$/,
+    ],
+    [
+      { entityRef: PODINFO, url: 'http://127.0.0.1:8080/team/delivery.git' },
+      /^Invalid url: host "127.0.0.1" is a loopback or link-local address .* gitops\.registration\.dangerouslyAllowHosts$/,
+    ],
+    [
+      { entityRef: PODINFO, url: 'https://localhost/team/delivery.git' },
+      /^Invalid url: host "localhost"/,
+    ],
+    [
+      { entityRef: PODINFO, url: 'oci://169.254.169.254/latest/meta-data' },
+      /^Invalid url: host "169.254.169.254" is a loopback or link-local address/,
+    ],
+    [
+      { entityRef: PODINFO, url: 'https://[::1]/team/delivery.git' },
+      /^Invalid url: host "::1"/,
+    ],
   ])('answers 400 to %j and stores nothing', async (body, message) => {
     const { app, store } = await setup();
     const res = await request(app).post('/delivery-repositories').send(body);

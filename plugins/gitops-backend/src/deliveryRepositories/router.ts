@@ -18,6 +18,7 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
+import { localAddressProblem } from '../clusters/locators';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import {
   allowedEntityRefs,
@@ -49,8 +50,12 @@ export function createDeliveryRepositoryRoutes(options: {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   catalog: CatalogService;
+  /** The clusters an entry may name. */
+  clusters: { get(name: string): unknown };
+  /** Loopback or link-local hosts a URL may point at nonetheless (`gitops.registration`). */
+  allowedLocalHosts: string[];
 }): express.Router {
-  const { store, httpAuth, permissions, catalog } = options;
+  const { store, httpAuth, permissions, catalog, clusters } = options;
   const router = Router();
   router.use(express.json());
 
@@ -85,6 +90,19 @@ export function createDeliveryRepositoryRoutes(options: {
       parseRepositoryUrl(body.url);
     } catch (error) {
       throw new InputError(stringifyError(error));
+    }
+    const local = await localAddressProblem(
+      body.url,
+      options.allowedLocalHosts,
+    );
+    if (local) throw new InputError(`Invalid url: ${local}`);
+    const unknown = (body.clusters ?? []).filter(name => !clusters.get(name));
+    if (unknown.length > 0) {
+      throw new InputError(
+        `Invalid clusters: no cluster named ${unknown
+          .map(name => `"${name}"`)
+          .join(', ')}`,
+      );
     }
     const credentials = await httpAuth.credentials(req);
     // Looked up as the caller, so an entity they may not see is simply not found.

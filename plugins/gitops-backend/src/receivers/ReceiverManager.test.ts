@@ -296,7 +296,9 @@ describe('ReceiverManager on the demo world', () => {
     );
     // The Flux namespace's sources keep their Receivers.
     expect(
-      (await store.list({ cluster: 'prod' })).map(r => `${r.namespace}/${r.name}`),
+      (await store.list({ cluster: 'prod' })).map(
+        r => `${r.namespace}/${r.name}`,
+      ),
     ).toContain(`${NS}/gitops-git-team-delivery`);
 
     prod.delete(GIT, 'team-a', 'apps');

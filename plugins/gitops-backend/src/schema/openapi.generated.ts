@@ -1424,6 +1424,7 @@ export const spec = {
       "post": {
         "operationId": "RegisterDeliveryRepository",
         "summary": "Registers a delivery repository for an entity (gitops.entity.manage on it).",
+        "description": "A URL on a loopback or link-local host (unless listed in gitops.registration.dangerouslyAllowHosts), a path leaving the repository or a cluster the backend does not know is a 400 naming the problem, and nothing is stored.",
         "requestBody": {
           "required": true,
           "content": {

@@ -101,9 +101,7 @@ export class TokenInventory {
   /** Stores the round's unreadable Secrets, logging only those that were not already. */
   private async recordUnreadable(scanned: string[], secrets: Unreadable[]) {
     const key = (s: Unreadable) => `${s.cluster}/${s.namespace}/${s.secret}`;
-    const known = new Set(
-      (await this.options.store.listUnreadable()).map(key),
-    );
+    const known = new Set((await this.options.store.listUnreadable()).map(key));
     for (const secret of secrets) {
       if (known.has(key(secret))) continue;
       this.options.logger.warn(
