@@ -144,7 +144,17 @@ export const gitopsPlugin = createBackendPlugin({
             });
           },
         });
-        await runner.resumeUnfinished();
+        // What a stopped or dead instance (this one before a restart, or another
+        // replica) left unfinished; each instance looks, taking only expired leases.
+        await runner.adoptAbandoned();
+        await deps.scheduler.scheduleTask({
+          id: 'gitops-operations-adopt',
+          frequency: { seconds: 30 },
+          timeout: { minutes: 1 },
+          scope: 'local',
+          initialDelay: { seconds: 30 },
+          fn: () => runner.adoptAbandoned(),
+        });
 
         const objectApi = (name: string) => {
           const cluster = registry.get(name);

@@ -203,15 +203,19 @@ describe('OperationRunner against the sandbox', () => {
       await first.stop();
       expect((await operations.get(operation.id))!.status).toBe('running');
 
-      // A pending operation that never started is redone from the start.
-      const pending = await operations.create({
-        ...reconcilePodinfo,
-        target: { ...reconcilePodinfo.target, name: 'payments' },
-        entityRef: 'component:default/payments',
-      });
+      // A pending operation whose instance died before it started (its lease ran out)
+      // is redone from the start.
+      const pending = await operations.create(
+        {
+          ...reconcilePodinfo,
+          target: { ...reconcilePodinfo.target, name: 'payments' },
+          entityRef: 'component:default/payments',
+        },
+        { owner: 'a-replica-that-died', until: new Date(Date.now() - 1) },
+      );
 
       const second = newRunner();
-      await second.resumeUnfinished();
+      await second.adoptAbandoned();
       const finished = (await second.settled(operation.id))!;
       expect(finished.status).toBe('succeeded');
       expect(finished.steps.filter(s => s.type === 'requested')).toEqual([

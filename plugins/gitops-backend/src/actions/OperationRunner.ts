@@ -1,4 +1,5 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
+import { randomUUID } from 'crypto';
 import type { Request } from 'express';
 import { AuditStore } from '../database/AuditStore';
 import {
@@ -11,12 +12,17 @@ import { describeRef } from './fluxKinds';
 
 /**
  * Runs Flux actions as persisted operations: `start` answers at once with the stored
- * operation (for a 202) and runs it in the background, recording every step; at startup
- * `resumeUnfinished` finishes what a previous process left running.
+ * operation (for a 202) and runs it in the background, recording every step. Each
+ * operation is leased to this instance while it runs (renewed every third of the
+ * lease); `adoptAbandoned`, at startup and then periodically, finishes those whose
+ * instance stopped or died, whichever replica of the backend that was.
  */
 export class OperationRunner {
   private readonly running = new Map<string, Promise<Operation>>();
   private readonly abort = new AbortController();
+  private readonly instanceId: string;
+  private readonly leaseMs: number;
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: {
@@ -29,25 +35,38 @@ export class OperationRunner {
       auditor?: AuditorService;
       /** Bound on each action. Default 5 minutes. */
       timeoutMs?: number;
+      /** Identifies this backend instance among replicas. Default: a random id. */
+      instanceId?: string;
+      /** How long an operation stays this instance's without renewal. Default 60 s. */
+      leaseMs?: number;
     },
-  ) {}
+  ) {
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
 
   /** Stores the operation as `pending` and runs it in the background. */
   async start(
     input: OperationInput,
     context: { request?: Request } = {},
   ): Promise<Operation> {
-    const operation = await this.options.operations.create(input);
+    const operation = await this.options.operations.create(
+      input,
+      this.lease(),
+    );
     this.launch(operation, context.request);
     return operation;
   }
 
   /**
-   * Re-attaches to the operations a previous process left `pending` or `running`:
-   * those whose patch was made keep waiting for its outcome, the others start over.
+   * Takes over the operations left `pending` or `running` by an instance that stopped
+   * or died (their lease ran out): those whose patch was made keep waiting for its
+   * outcome, the others start over.
    */
-  async resumeUnfinished(): Promise<void> {
-    for (const operation of await this.options.operations.listUnfinished()) {
+  async adoptAbandoned(): Promise<void> {
+    if (this.abort.signal.aborted) return;
+    const adopted = await this.options.operations.claimAbandoned(this.lease());
+    for (const operation of adopted) {
       if (!this.running.has(operation.id)) {
         this.options.logger.info(
           `Resuming GitOps operation ${operation.id} (${
@@ -70,14 +89,38 @@ export class OperationRunner {
    */
   async stop(): Promise<void> {
     this.abort.abort();
+    const ids = [...this.running.keys()];
     await Promise.allSettled(this.running.values());
+    clearInterval(this.renewal);
+    // Another replica need not wait for the leases to run out.
+    await this.options.operations.release(ids, this.instanceId);
+  }
+
+  private lease() {
+    return {
+      owner: this.instanceId,
+      until: new Date(Date.now() + this.leaseMs),
+    };
   }
 
   private launch(operation: Operation, request?: Request) {
-    const run = this.run(operation, request).finally(() =>
-      this.running.delete(operation.id),
-    );
+    const run = this.run(operation, request).finally(() => {
+      this.running.delete(operation.id);
+      if (this.running.size === 0) {
+        clearInterval(this.renewal);
+        this.renewal = undefined;
+      }
+    });
     this.running.set(operation.id, run);
+    this.renewal ??= setInterval(() => {
+      this.options.operations
+        .renew([...this.running.keys()], this.lease())
+        .catch(error =>
+          this.options.logger.warn(
+            `Renewing the GitOps operations' leases failed: ${error}`,
+          ),
+        );
+    }, this.leaseMs / 3).unref();
   }
 
   private async run(

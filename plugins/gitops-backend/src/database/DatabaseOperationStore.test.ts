@@ -8,6 +8,11 @@ jest.setTimeout(60_000);
 
 const databases = TestDatabases.create({ ids: ['POSTGRES_15', 'SQLITE_3'] });
 
+const lease = (owner: string, ms = 60_000) => ({
+  owner,
+  until: new Date(Date.now() + ms),
+});
+
 const input: OperationInput = {
   entityRef: 'component:default/podinfo',
   cluster: 'dev',
@@ -30,9 +35,46 @@ async function createStores(databaseId: Parameters<typeof databases.init>[0]) {
 describe.each(databases.eachSupportedId())(
   'operation and audit stores on %p',
   databaseId => {
+    it('leases each unfinished operation to one replica at a time', async () => {
+      const knex = await databases.init(databaseId);
+      const database = mockServices.database.mock({
+        getClient: async () => knex,
+      });
+      // Two replicas' stores on one database.
+      const a = await DatabaseOperationStore.create({ database });
+      const b = await DatabaseOperationStore.create({ database });
+      const held = await a.create(input, lease('a'));
+      expect(await b.claimAbandoned(lease('b'))).toEqual([]);
+
+      // a stops and lets go: b adopts it, and a cannot take it back.
+      await a.release([held.id], 'a');
+      expect((await b.claimAbandoned(lease('b'))).map(o => o.id)).toEqual([
+        held.id,
+      ]);
+      expect(await a.claimAbandoned(lease('a'))).toEqual([]);
+      // Only the holder renews.
+      await a.renew([held.id], lease('a', -1_000));
+      expect(await a.claimAbandoned(lease('a'))).toEqual([]);
+
+      // A lease that ran out (its replica died) goes to exactly one of two claimants.
+      const orphan = await a.create(input, lease('gone', -1_000));
+      const [fromA, fromB] = await Promise.all([
+        a.claimAbandoned(lease('a')),
+        b.claimAbandoned(lease('b')),
+      ]);
+      expect([...fromA, ...fromB].map(o => o.id)).toEqual([orphan.id]);
+
+      // A finished operation is nobody's.
+      await b.finish(held.id, { status: 'succeeded' });
+      await b.release([held.id], 'b');
+      expect(
+        (await a.claimAbandoned(lease('a'))).map(o => o.id),
+      ).not.toContain(held.id);
+    });
+
     it('keeps an operation from pending to finished with its steps', async () => {
       const { operations } = await createStores(databaseId);
-      const created = await operations.create(input);
+      const created = await operations.create(input, lease('a'));
       expect(created).toMatchObject({ ...input, status: 'pending', steps: [] });
       expect(await operations.listUnfinished()).toEqual([created]);
 

@@ -11,6 +11,7 @@ import {
   OperationStore,
 } from './OperationStore';
 import { migratedClient, toIso } from './migrations';
+import { claimExpired, Lease, releaseLeases, renewLeases } from './leases';
 
 const TABLE = 'gitops_operations';
 
@@ -31,7 +32,11 @@ interface Row {
   started_at: Date | string | null;
   finished_at: Date | string | null;
   duration_ms: number | null;
+  lease_owner: string | null;
+  lease_expires_at: Date | string | null;
 }
+
+const UNFINISHED = ['pending', 'running'];
 
 function fromRow(row: Row): Operation {
   return {
@@ -67,7 +72,7 @@ export class DatabaseOperationStore implements OperationStore {
 
   private constructor(private readonly db: Knex) {}
 
-  async create(input: OperationInput) {
+  async create(input: OperationInput, lease: Lease) {
     const row: Row = {
       id: randomUUID(),
       entity_ref: input.entityRef,
@@ -85,6 +90,8 @@ export class DatabaseOperationStore implements OperationStore {
       started_at: null,
       finished_at: null,
       duration_ms: null,
+      lease_owner: lease.owner,
+      lease_expires_at: lease.until,
     };
     await this.db<Row>(TABLE).insert(row);
     return fromRow(row);
@@ -130,6 +137,8 @@ export class DatabaseOperationStore implements OperationStore {
         status: outcome.status,
         error: outcome.error ?? null,
         finished_at: finishedAt,
+        lease_owner: null,
+        lease_expires_at: null,
         duration_ms:
           finishedAt.getTime() - new Date(toIso(row.created_at)).getTime(),
       });
@@ -138,8 +147,29 @@ export class DatabaseOperationStore implements OperationStore {
 
   async listUnfinished() {
     const rows = await this.db<Row>(TABLE)
-      .whereIn('status', ['pending', 'running'])
+      .whereIn('status', UNFINISHED)
       .orderBy('created_at');
     return rows.map(fromRow);
+  }
+
+  async claimAbandoned(lease: Lease) {
+    const ids = await claimExpired(
+      this.db,
+      TABLE,
+      query => query.whereIn('status', UNFINISHED),
+      lease,
+    );
+    const rows = await this.db<Row>(TABLE)
+      .whereIn('id', ids)
+      .orderBy('created_at');
+    return rows.map(fromRow);
+  }
+
+  async renew(ids: string[], lease: Lease) {
+    await renewLeases(this.db, TABLE, ids, lease);
+  }
+
+  async release(ids: string[], owner: string) {
+    await releaseLeases(this.db, TABLE, ids, owner);
   }
 }

@@ -8,10 +8,18 @@ import type {
 
 export type { Operation, OperationAction, OperationInput, OperationStatus };
 
-/** Persistence of operations. */
+import type { Lease } from './leases';
+
+export type { Lease };
+
+/**
+ * Persistence of operations. Each unfinished operation is leased by the backend
+ * instance running it, so replicas on one database share them and adopt the ones a
+ * stopped instance left.
+ */
 export interface OperationStore {
-  /** Stores a new `pending` operation. */
-  create(input: OperationInput): Promise<Operation>;
+  /** Stores a new `pending` operation, leased to its creator. */
+  create(input: OperationInput, lease: Lease): Promise<Operation>;
   get(id: string): Promise<Operation | undefined>;
   /** Marks it `running` (keeping the first start time when re-attached). */
   markRunning(id: string): Promise<void>;
@@ -22,4 +30,10 @@ export interface OperationStore {
   ): Promise<Operation>;
   /** Operations still `pending` or `running`, oldest first. */
   listUnfinished(): Promise<Operation[]>;
+  /** Takes the unfinished operations nobody holds (or whose lease ran out), oldest first. */
+  claimAbandoned(lease: Lease): Promise<Operation[]>;
+  /** Extends the leases of the operations `lease.owner` is running. */
+  renew(ids: string[], lease: Lease): Promise<void>;
+  /** Lets go of them now (shutting down), for another instance to adopt. */
+  release(ids: string[], owner: string): Promise<void>;
 }
