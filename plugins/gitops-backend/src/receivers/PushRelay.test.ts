@@ -1,6 +1,11 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { ManagedReceiver } from '@backstage-gitops/plugin-gitops-common';
+import { DatabasePushDeliveryStore } from '../database/DatabasePushDeliveryStore';
 import { PushRelay } from './PushRelay';
+
+jest.setTimeout(30_000);
+
+const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
 const receiver = (
   cluster: string,
@@ -18,7 +23,7 @@ const receiver = (
 
 const GIT = 'git:gitlab.example.com/team/delivery';
 
-function setup() {
+async function setup() {
   const all = [
     receiver('dev', 'GitRepository', GIT),
     receiver('prod', 'GitRepository', GIT),
@@ -34,7 +39,16 @@ function setup() {
     trigger: jest.fn(async () => ({ result: 'succeeded' as const })),
   };
   const logger = mockServices.logger.mock();
-  return { relay: new PushRelay({ store, trigger, logger }), trigger, logger };
+  const knex = await databases.init('SQLITE_3');
+  const deliveries = await DatabasePushDeliveryStore.create({
+    database: mockServices.database.mock({ getClient: async () => knex }),
+  });
+  return {
+    relay: new PushRelay({ store, deliveries, trigger, logger }),
+    deliveries,
+    trigger,
+    logger,
+  };
 }
 
 const gitlabPush = {
@@ -49,7 +63,7 @@ const gitlabPush = {
 
 describe('PushRelay', () => {
   it('calls the Git receivers of the pushed repository on every cluster, once per delivery', async () => {
-    const { relay, trigger } = setup();
+    const { relay, trigger } = await setup();
     const event = {
       topic: 'gitlab.push',
       eventPayload: gitlabPush,
@@ -72,7 +86,7 @@ describe('PushRelay', () => {
   });
 
   it('reads GitHub pushes', async () => {
-    const { relay, trigger } = setup();
+    const { relay, trigger } = await setup();
     await relay.handle({
       topic: 'github.push',
       eventPayload: {
@@ -86,7 +100,7 @@ describe('PushRelay', () => {
   });
 
   it('ignores, with a warning, a push that names no repository', async () => {
-    const { relay, trigger, logger } = setup();
+    const { relay, trigger, logger } = await setup();
     expect(
       await relay.handle({ topic: 'gitlab.push', eventPayload: { ref: 'x' } }),
     ).toEqual([]);
@@ -94,5 +108,40 @@ describe('PushRelay', () => {
     expect(logger.warn).toHaveBeenCalledWith(
       expect.stringMatching(/gitlab\.push event without a repository URL/),
     );
+  });
+
+  it('relays a delivery its instance accepted but died before relaying, once', async () => {
+    const { deliveries, trigger, logger } = await setup();
+    const store = {
+      list: async (filter?: { repository?: string }) =>
+        filter?.repository === GIT
+          ? [receiver('dev', 'GitRepository', GIT)]
+          : [],
+    };
+    const replica = (instanceId: string, leaseMs: number) =>
+      new PushRelay({
+        store,
+        deliveries,
+        trigger,
+        logger,
+        instanceId,
+        leaseMs,
+      });
+    const dying = replica('a', 1);
+    const accepted = await dying.accept({
+      topic: 'gitlab.push',
+      eventPayload: gitlabPush,
+      metadata: { 'x-gitlab-event-uuid': 'delivery-3' },
+    });
+    expect(accepted).toBeDefined();
+    // It dies here: the Git host was answered, the receivers were not called.
+    await new Promise(resolve => setTimeout(resolve, 5));
+
+    const survivor = replica('b', 60_000);
+    await survivor.adoptAbandoned();
+    expect(trigger.trigger).toHaveBeenCalledTimes(1);
+    await survivor.adoptAbandoned();
+    await replica('c', 60_000).adoptAbandoned();
+    expect(trigger.trigger).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,15 +1,22 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ManagedReceiver } from '@backstage-gitops/plugin-gitops-common';
 import { parseRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
+import { randomUUID } from 'crypto';
 import { z } from 'zod';
 import { CommitStatusReporter } from '../commitStatus';
+import {
+  Push,
+  PushDelivery,
+  PushDeliveryStore,
+} from '../database/PushDeliveryStore';
 import { ReceiverStore } from '../database/ReceiverStore';
 import { ReceiverTrigger, TriggerOutcome } from './ReceiverTrigger';
 
 /** The topics the events backend's GitLab and GitHub modules publish pushes on. */
 export const PUSH_TOPICS = ['gitlab.push', 'github.push'];
 
-const DELIVERY_IDS_KEPT = 1_000;
+/** How long an accepted delivery's id is kept to recognise a redelivery. */
+const DELIVERY_IDS_KEPT_MS = 24 * 60 * 60 * 1000;
 
 const sha = z
   .string()
@@ -40,18 +47,19 @@ const githubPush = z.object({
 
 type Metadata = Record<string, string | string[] | undefined> | undefined;
 
+/** An event of one of the {@link PUSH_TOPICS}, as the events service delivers it. */
+export interface PushEvent {
+  topic: string;
+  eventPayload: unknown;
+  metadata?: Metadata;
+}
+
 function header(metadata: Metadata, name: string): string | undefined {
   const value = metadata?.[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** What a push event says: the repository's URLs, and the ref and commit it moved to. */
-export interface Push {
-  urls: string[];
-  ref?: string;
-  /** The new head; absent when the ref was deleted. */
-  sha?: string;
-}
+export type { Push };
 
 const DELETED = '0'.repeat(40);
 const present = (url: string | undefined): url is string => !!url;
@@ -87,42 +95,52 @@ export function readPush(topic: string, payload: unknown): Push {
   };
 }
 
+type Outcome = { receiver: ManagedReceiver } & TriggerOutcome;
+
 /**
  * Turns Git host push events (already authenticated by the events backend's GitLab
  * token / GitHub signature check) into calls of the managed Receivers of the pushed
- * repository's GitRepositories, found through the store's repository index. A
- * delivery seen before (by its `X-Gitlab-Event-UUID` / `X-GitHub-Delivery`) is
- * ignored, as Git hosts redeliver.
+ * repository's GitRepositories, found through the store's repository index.
+ *
+ * A delivery is first recorded in the database, leased to this instance: one seen
+ * before (by its `X-Gitlab-Event-UUID` / `X-GitHub-Delivery`, on any replica) is
+ * ignored, as Git hosts redeliver; one whose instance died before relaying it is
+ * relayed by another (`adoptAbandoned`).
  */
 export class PushRelay {
-  private readonly seenDeliveries = new Set<string>();
+  private readonly instanceId: string;
+  private readonly leaseMs: number;
 
   constructor(
     private readonly options: {
       store: Pick<ReceiverStore, 'list'>;
+      deliveries: PushDeliveryStore;
       trigger: Pick<ReceiverTrigger, 'trigger'>;
       /** Reports the pushed commit's sync back to the Git host. */
       reporter?: Pick<CommitStatusReporter, 'follow'>;
       logger: LoggerService;
+      /** Identifies this backend instance among replicas. Default: a random id. */
+      instanceId?: string;
+      /** How long a delivery stays this instance's to relay. Default 60 s. */
+      leaseMs?: number;
     },
-  ) {}
+  ) {
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.leaseMs = options.leaseMs ?? 60_000;
+  }
 
-  async handle(event: {
-    topic: string;
-    eventPayload: unknown;
-    metadata?: Metadata;
-  }): Promise<Array<{ receiver: ManagedReceiver } & TriggerOutcome>> {
+  /** Accepts and relays a push event, answering with each receiver's outcome. */
+  async handle(event: PushEvent): Promise<Outcome[]> {
+    const delivery = await this.accept(event);
+    return delivery ? this.relay(delivery) : [];
+  }
+
+  /**
+   * Records the delivery (the Git host may be answered once this resolved); undefined
+   * when it is a redelivery or names no repository.
+   */
+  async accept(event: PushEvent): Promise<PushDelivery | undefined> {
     const { logger } = this.options;
-    const deliveryId =
-      header(event.metadata, 'x-gitlab-event-uuid') ??
-      header(event.metadata, 'x-github-delivery');
-    if (deliveryId) {
-      if (this.seenDeliveries.has(deliveryId)) {
-        logger.info(`Ignoring push delivery ${deliveryId}: already handled`);
-        return [];
-      }
-      this.remember(deliveryId);
-    }
     let push: Push;
     try {
       push = readPush(event.topic, event.eventPayload);
@@ -132,8 +150,48 @@ export class PushRelay {
           error,
         )}`,
       );
-      return [];
+      return undefined;
     }
+    const id =
+      header(event.metadata, 'x-gitlab-event-uuid') ??
+      header(event.metadata, 'x-github-delivery') ??
+      randomUUID();
+    const delivery = { id, topic: event.topic, push };
+    if (!(await this.options.deliveries.accept(delivery, this.lease()))) {
+      logger.info(`Ignoring push delivery ${id}: already handled`);
+      return undefined;
+    }
+    return delivery;
+  }
+
+  /** Calls the receivers of an accepted delivery, then marks it done. */
+  async relay(delivery: PushDelivery): Promise<Outcome[]> {
+    const outcomes = await this.callReceivers(delivery.push);
+    await this.options.deliveries.finish(delivery.id);
+    return outcomes;
+  }
+
+  /** Relays the deliveries whose instance died before it could; forgets old ones. */
+  async adoptAbandoned(): Promise<void> {
+    const { deliveries, logger } = this.options;
+    for (const delivery of await deliveries.claimAbandoned(this.lease())) {
+      logger.info(
+        `Relaying push delivery ${delivery.id} left by another instance`,
+      );
+      await this.relay(delivery);
+    }
+    await deliveries.prune(new Date(Date.now() - DELIVERY_IDS_KEPT_MS));
+  }
+
+  private lease() {
+    return {
+      owner: this.instanceId,
+      until: new Date(Date.now() + this.leaseMs),
+    };
+  }
+
+  private async callReceivers(push: Push): Promise<Outcome[]> {
+    const { logger } = this.options;
     const repositories = new Set<string>();
     const { urls } = push;
     for (const url of urls) {
@@ -184,14 +242,5 @@ export class PushRelay {
           `Reporting the sync of ${push.sha} failed: ${String(error)}`,
         ),
       );
-  }
-
-  private remember(deliveryId: string) {
-    this.seenDeliveries.add(deliveryId);
-    if (this.seenDeliveries.size > DELIVERY_IDS_KEPT) {
-      // Sets iterate in insertion order: the oldest goes first.
-      const [oldest] = this.seenDeliveries;
-      this.seenDeliveries.delete(oldest);
-    }
   }
 }
