@@ -1,3 +1,4 @@
+import { randomUUID } from 'crypto';
 import {
   coreServices,
   createBackendPlugin,
@@ -47,6 +48,8 @@ import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 import { readWebhookSettings, WebhookRegistrar } from './webhooks';
 import { DatabaseTokenStore } from './database/DatabaseTokenStore';
+import { DatabasePushDeliveryStore } from './database/DatabasePushDeliveryStore';
+import { DatabaseLockStore } from './database/DatabaseLockStore';
 import {
   createTokenRoutes,
   GitLabCredentialIssuer,
@@ -130,7 +133,10 @@ export const gitopsPlugin = createBackendPlugin({
 
         const operations = await DatabaseOperationStore.create(deps);
         const audit = await DatabaseAuditStore.create(deps);
+        // This process among the backend's replicas, for the leases of shared work.
+        const instanceId = randomUUID();
         const runner = new OperationRunner({
+          instanceId,
           operations,
           audit,
           logger,
@@ -235,6 +241,7 @@ export const gitopsPlugin = createBackendPlugin({
           secrets: new SecretWriter(objectApi),
           actionsFor: fluxActionsFor,
           settings: rotationSettings,
+          locks: await DatabaseLockStore.create({ ...deps, instanceId }),
           logger: logger.child({ task: 'tokens' }),
         });
         if (rotationSettings.schedule) {
@@ -257,6 +264,8 @@ export const gitopsPlugin = createBackendPlugin({
         });
         const pushRelay = new PushRelay({
           store: receivers,
+          deliveries: await DatabasePushDeliveryStore.create(deps),
+          instanceId,
           reporter,
           trigger: new ReceiverTrigger({
             clusterOf: name => registry.get(name),
@@ -284,11 +293,22 @@ export const gitopsPlugin = createBackendPlugin({
           id: 'receivers-push',
           topics: PUSH_TOPICS,
           // The events backend answers the Git host after its subscribers: do not hold it.
+          // It is recorded first, so a replica that dies before relaying loses none.
           onEvent: async event => {
+            const delivery = await pushRelay.accept(event);
+            if (!delivery) return;
             pushRelay
-              .handle(event)
+              .relay(delivery)
               .catch(error => logger.warn(`Relaying a push failed: ${error}`));
           },
+        });
+        await deps.scheduler.scheduleTask({
+          id: 'gitops-push-adopt',
+          frequency: { seconds: 30 },
+          timeout: { minutes: 2 },
+          scope: 'local',
+          initialDelay: { seconds: 30 },
+          fn: () => pushRelay.adoptAbandoned(),
         });
         lifecycle.addShutdownHook(() => runner.stop());
 

@@ -16,6 +16,7 @@ import { DateTime } from 'luxon';
 import { FluxActions } from '../actions/FluxActions';
 import { FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache';
+import { LockStore } from '../database/LockStore';
 import { TokenStore } from '../database/TokenStore';
 import {
   CredentialSpec,
@@ -126,8 +127,6 @@ function targetsOf(
  * its old content back, the new credential is revoked and the old one kept.
  */
 export class TokenRotator {
-  private readonly running = new Set<string>();
-
   constructor(
     private readonly options: {
       store: Pick<TokenStore, 'get' | 'list' | 'recordRotation'>;
@@ -140,6 +139,8 @@ export class TokenRotator {
         cluster: string,
       ) => Pick<FluxActions, 'reconcile' | 'requestReconcile'>;
       settings: RotationSettings;
+      /** Shared by the replicas: one change of a credential or repository at a time. */
+      locks: LockStore;
       logger: LoggerService;
     },
   ) {}
@@ -458,15 +459,14 @@ export class TokenRotator {
     key: string,
     work: () => Promise<T>,
   ): Promise<T> {
-    if (this.running.has(key)) {
+    const done = await this.options.locks.runExclusively(
+      `token-change:${key}`,
+      work,
+    );
+    if (!done) {
       throw new ConflictError(`A change of ${key} is already running`);
     }
-    this.running.add(key);
-    try {
-      return await work();
-    } finally {
-      this.running.delete(key);
-    }
+    return done.result;
   }
 }
 

@@ -14,6 +14,7 @@ import { eventually } from '../__testUtils__/eventually';
 import { FluxCache } from '../cache/FluxCache';
 import { kubeConfigFor } from '../clusters/kubeConfig';
 import { GitOpsCluster } from '../clusters/types';
+import { DatabaseLockStore } from '../database/DatabaseLockStore';
 import { DatabaseTokenStore } from '../database/DatabaseTokenStore';
 import { FluxActions } from '../actions/FluxActions';
 import { tokenFindings } from './findings';
@@ -123,6 +124,9 @@ describe('TokenInventory on the demo world', () => {
       logger,
     });
     await inventory.run();
+    const locks = await DatabaseLockStore.create({
+      database: mockServices.database.mock({ getClient: async () => knex }),
+    });
     makeRotator = settings =>
       new TokenRotator({
         store,
@@ -138,6 +142,7 @@ describe('TokenInventory on the demo world', () => {
             pollIntervalMs: 100,
           }),
         settings,
+        locks,
         logger,
       });
     rotator = makeRotator({ lifetimeDays: 30, readyTimeoutMs: 5_000 });
