@@ -50,10 +50,7 @@ export class OperationRunner {
     input: OperationInput,
     context: { request?: Request } = {},
   ): Promise<Operation> {
-    const operation = await this.options.operations.create(
-      input,
-      this.lease(),
-    );
+    const operation = await this.options.operations.create(input, this.lease());
     this.launch(operation, context.request);
     return operation;
   }

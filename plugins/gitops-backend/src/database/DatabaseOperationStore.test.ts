@@ -67,9 +67,9 @@ describe.each(databases.eachSupportedId())(
       // A finished operation is nobody's.
       await b.finish(held.id, { status: 'succeeded' });
       await b.release([held.id], 'b');
-      expect(
-        (await a.claimAbandoned(lease('a'))).map(o => o.id),
-      ).not.toContain(held.id);
+      expect((await a.claimAbandoned(lease('a'))).map(o => o.id)).not.toContain(
+        held.id,
+      );
     });
 
     it('keeps an operation from pending to finished with its steps', async () => {
