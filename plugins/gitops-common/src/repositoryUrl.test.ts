@@ -46,6 +46,11 @@ describe('parseRepositoryUrl', () => {
     ['https://example.com/team/../x', /must name a repository/],
     ['https://example.com/a?b=c', /query and fragment/],
     ['just-a-word', /expected https/],
+    ['https://gitlab.example.com/team/%zz', /malformed %-escape/],
+    ['git@gitlab.example.com:team/%E0%A4%A', /malformed %-escape/],
+    ['https://gitlab.example.com/te\u0000am/app', /control characters/],
+    ['https://gitlab.example.com/team/a%00pp', /control characters/],
+    ['git@gitlab.example.com:team/\napp.git', /control characters/],
   ])('rejects %j', (url, message) => {
     expect(() => parseRepositoryUrl(url)).toThrow(InvalidRepositoryUrlError);
     expect(() => parseRepositoryUrl(url)).toThrow(message);

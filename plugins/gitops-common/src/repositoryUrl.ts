@@ -41,8 +41,26 @@ const DEFAULT_PORTS: Record<string, string> = {
   'ssh:': '22',
 };
 
+function hasControlCharacter(text: string): boolean {
+  return [...text].some(
+    c => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f,
+  );
+}
+
 function cleanPath(url: string, path: string): string {
-  const segments = decodeURIComponent(path)
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw new InvalidRepositoryUrlError(
+      url,
+      'the path has a malformed %-escape',
+    );
+  }
+  if (hasControlCharacter(decoded)) {
+    throw new InvalidRepositoryUrlError(url, 'it contains control characters');
+  }
+  const segments = decoded
     .replace(/^\/+|\/+$/g, '')
     .replace(/\.git$/, '')
     .split('/');
@@ -73,6 +91,10 @@ export function parseRepositoryUrl(url: string): ParsedRepositoryUrl {
   const input = url.trim();
   if (!input) {
     throw new InvalidRepositoryUrlError(url, 'it is empty');
+  }
+  // WHATWG URL parsing would drop tabs and newlines silently; a NUL would reach storage.
+  if (hasControlCharacter(input)) {
+    throw new InvalidRepositoryUrlError(url, 'it contains control characters');
   }
   if (!input.includes('://')) {
     const scp = SCP_LIKE.exec(input);
