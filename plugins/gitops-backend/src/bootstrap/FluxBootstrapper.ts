@@ -23,7 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { FluxActions } from '../actions/FluxActions';
 import { FluxCache } from '../cache';
-import { localAddressProblem } from '../clusters/locators';
+import { repositoryHostProblem } from '../clusters/addresses';
 import { GitOpsCluster } from '../clusters/types';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from '../receivers/ReceiverManager';
@@ -111,8 +111,8 @@ export class FluxBootstrapper {
   ): Promise<FluxBootstrapResult> {
     const repository = this.repositoryOf(input.url);
     // The clusters' Flux would fetch it: not their own loopback or a metadata service.
-    const local = await localAddressProblem(
-      input.url,
+    const local = await repositoryHostProblem(
+      repository,
       this.options.allowedLocalHosts,
     );
     if (local) throw new InputError(`Invalid url: ${local}`);

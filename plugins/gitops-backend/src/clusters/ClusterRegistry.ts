@@ -22,15 +22,23 @@ import {
 } from './config';
 import { DatabaseClusterStore, StoredCluster } from './DatabaseClusterStore';
 import {
-  localAddressProblem,
   LocatedCluster,
   readCatalogLocator,
   readConfigLocator,
 } from './locators';
+import { localAddressProblem } from './addresses';
 import { TokenCipher } from './TokenCipher';
 import { GitOpsCluster } from './types';
 
 /** The body of a runtime cluster registration. */
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
+}
+
 export const clusterRegistrationSchema = z
   .object({
     name: z
@@ -40,13 +48,14 @@ export const clusterRegistrationSchema = z
         /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
         'must be lowercase letters, digits, "-" or "."',
       ),
+    // zod runs every refinement even after `.url()` failed: each parses defensively.
     url: z
       .string()
       .url()
-      .refine(url => /^https?:$/.test(new URL(url).protocol), {
+      .refine(url => /^https?:$/.test(parsedUrl(url)?.protocol ?? 'http:'), {
         message: 'must be an http(s) URL',
       })
-      .refine(url => !new URL(url).username && !new URL(url).password, {
+      .refine(url => !parsedUrl(url)?.username && !parsedUrl(url)?.password, {
         message: 'must not contain credentials',
       }),
     token: z.string().min(1),

@@ -10,8 +10,12 @@ import {
   ANNOTATION_KUBERNETES_SKIP_TLS_VERIFY,
 } from '@backstage/plugin-kubernetes-common';
 import { readFileSync } from 'fs';
-import { lookup } from 'dns/promises';
-import { isIP } from 'net';
+import {
+  addressesOf,
+  hostMatches,
+  hostnameOf,
+  isNonPublicAddress,
+} from './addresses';
 
 /** A cluster as a locator found it, before `gitops.clusters` settings are applied. */
 export interface LocatedCluster {
@@ -61,100 +65,6 @@ export function readConfigLocator(
     });
   }
   return located;
-}
-
-function isNonPublicAddress(address: string): boolean {
-  const lower = address.toLowerCase();
-  if (isIP(lower) === 4) {
-    const [a, b] = lower.split('.').map(Number);
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      a >= 224
-    );
-  }
-  if (lower.startsWith('::ffff:')) {
-    return isNonPublicAddress(lower.slice(7));
-  }
-  return (
-    lower === '::' ||
-    lower === '::1' ||
-    /^f[cd]/.test(lower) ||
-    /^fe[89ab]/.test(lower) ||
-    lower.startsWith('ff')
-  );
-}
-
-/** Loopback, link-local (cloud metadata services live there) or unspecified. */
-function isLoopbackOrLinkLocal(address: string): boolean {
-  const lower = address.toLowerCase();
-  if (isIP(lower) === 4) {
-    const [a, b] = lower.split('.').map(Number);
-    return a === 0 || a === 127 || (a === 169 && b === 254);
-  }
-  if (lower.startsWith('::ffff:')) {
-    return isLoopbackOrLinkLocal(lower.slice(7));
-  }
-  return lower === '::' || lower === '::1' || /^fe[89ab]/.test(lower);
-}
-
-/**
- * Why a URL entered at runtime must not be used: its host is, or resolves to, a loopback
- * or link-local address (unless listed in `allowedHosts`). A host that does not resolve
- * is let through: the backend could not reach it either.
- */
-export async function localAddressProblem(
-  rawUrl: string,
-  allowedHosts: string[],
-): Promise<string | undefined> {
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    return undefined;
-  }
-  const hostname = hostnameOf(url);
-  if (hostMatches(hostname, allowedHosts)) return undefined;
-  let addresses: string[];
-  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
-    addresses = ['127.0.0.1'];
-  } else {
-    try {
-      addresses = await addressesOf(hostname);
-    } catch {
-      return undefined;
-    }
-  }
-  const local = addresses.find(isLoopbackOrLinkLocal);
-  return local
-    ? `host "${hostname}" is a loopback or link-local address (${local}); allow it with gitops.registration.dangerouslyAllowHosts`
-    : undefined;
-}
-
-/** A URL's host, lower case, an IPv6 address without its brackets. */
-function hostnameOf(url: URL): string {
-  return url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-}
-
-/** The addresses a host stands for: itself when it is an IP, else what DNS answers. */
-async function addressesOf(hostname: string): Promise<string[]> {
-  return isIP(hostname)
-    ? [hostname]
-    : (await lookup(hostname, { all: true })).map(a => a.address);
-}
-
-function hostMatches(hostname: string, patterns: string[]): boolean {
-  return patterns.some(pattern => {
-    const p = pattern.toLowerCase();
-    return p.startsWith('*.')
-      ? hostname.endsWith(p.slice(1)) || hostname === p.slice(2)
-      : hostname === p;
-  });
 }
 
 /**

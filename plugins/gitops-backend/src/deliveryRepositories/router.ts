@@ -5,6 +5,7 @@ import {
 import {
   gitopsEntityManagePermission,
   gitopsEntityReadPermission,
+  ParsedRepositoryUrl,
   parseRepositoryUrl,
 } from '@backstage-gitops/plugin-gitops-common';
 import { stringifyEntityRef } from '@backstage/catalog-model';
@@ -18,7 +19,7 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import express from 'express';
 import Router from 'express-promise-router';
 import { z } from 'zod';
-import { localAddressProblem } from '../clusters/locators';
+import { repositoryHostProblem } from '../clusters/addresses';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import {
   allowedEntityRefs,
@@ -86,13 +87,14 @@ export function createDeliveryRepositoryRoutes(options: {
   router.post('/delivery-repositories', async (req, res) => {
     const body = parseInput(createBody, req.body, 'request body');
     const requestedRef = canonicalEntityRef(body.entityRef);
+    let repository: ParsedRepositoryUrl;
     try {
-      parseRepositoryUrl(body.url);
+      repository = parseRepositoryUrl(body.url);
     } catch (error) {
       throw new InputError(stringifyError(error));
     }
-    const local = await localAddressProblem(
-      body.url,
+    const local = await repositoryHostProblem(
+      repository,
       options.allowedLocalHosts,
     );
     if (local) throw new InputError(`Invalid url: ${local}`);
