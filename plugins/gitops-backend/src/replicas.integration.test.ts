@@ -1,0 +1,383 @@
+import {
+  coreServices,
+  createServiceFactory,
+} from '@backstage/backend-plugin-api';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+  TestDatabases,
+} from '@backstage/backend-test-utils';
+import eventsPlugin from '@backstage/plugin-events-backend';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
+import knexFactory, { Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { eventually } from './__testUtils__/eventually';
+import {
+  sandboxBackendConfig,
+  sandboxReceiverUrls,
+  sandboxRegistration,
+} from './__testUtils__/sandboxConfig';
+import { gitopsPlugin } from './plugin';
+import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
+
+jest.setTimeout(180_000);
+
+const databases = TestDatabases.create({ ids: ['POSTGRES_15'] });
+const WEBHOOK_SECRET = 'the-replicas-webhook-secret';
+const CLUSTERS = ['dev', 'prod'];
+const NS = 'flux-system';
+const ENTITY_PATH = '/api/gitops/entities/component/default/podinfo';
+const auth = {
+  Authorization: mockCredentials.user.header('user:default/guest'),
+};
+const devPodinfo = {
+  cluster: 'dev',
+  kind: 'Kustomization',
+  namespace: NS,
+  name: 'podinfo',
+};
+
+interface Replica {
+  name: string;
+  server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  stop(): Promise<void>;
+  scheduler: ReturnType<typeof mockServices.scheduler>;
+  knex: Knex;
+}
+
+/**
+ * Two replicas of the backend on one PostgreSQL database, each with its own connection
+ * pool, event bus and scheduler, against one sandbox world: what one accepts, the
+ * other sees and never does twice.
+ */
+describe('two backend replicas on one PostgreSQL', () => {
+  let world: SandboxWorld;
+  let dataDir: string;
+  let a: Replica;
+  let b: Replica;
+  /** The test's own connection to the shared database. */
+  let admin: Knex;
+
+  async function startReplica(
+    name: string,
+    connection: Knex.Config,
+  ): Promise<Replica> {
+    const knex = knexFactory(connection);
+    const scheduler = mockServices.scheduler();
+    const events = mockServices.events();
+    const backend = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        eventsPlugin,
+        eventsModuleGitlabWebhook,
+        createServiceFactory({
+          service: eventsServiceRef,
+          deps: {},
+          factory: () => events,
+        }),
+        createServiceFactory({
+          service: coreServices.scheduler,
+          deps: {},
+          factory: () => scheduler,
+        }),
+        // In production each plugin has its own database: the gitops plugin's is the
+        // shared PostgreSQL one, the events plugin's a private one.
+        createServiceFactory({
+          service: coreServices.database,
+          deps: { plugin: coreServices.pluginMetadata },
+          factory: ({ plugin }) =>
+            mockServices.database({
+              knex:
+                plugin.getId() === 'gitops'
+                  ? knex
+                  : knexFactory({
+                      client: 'better-sqlite3',
+                      connection: ':memory:',
+                      useNullAsDefault: true,
+                    }),
+            }),
+        }),
+        mockServices.rootConfig.factory({
+          data: {
+            ...sandboxBackendConfig(world),
+            app: { baseUrl: 'http://localhost:3000' },
+            events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
+            gitops: {
+              clusters: sandboxReceiverUrls(world),
+              registration: sandboxRegistration,
+            },
+          },
+        }),
+        catalogServiceMock.factory({
+          entities: [
+            {
+              apiVersion: 'backstage.io/v1alpha1',
+              kind: 'Component',
+              metadata: { name: 'podinfo', namespace: 'default' },
+              spec: {
+                type: 'service',
+                owner: 'user:default/guest',
+                lifecycle: 'production',
+              },
+            },
+          ],
+        }),
+      ],
+    });
+    return {
+      name,
+      server: backend.server,
+      stop: () => backend.stop(),
+      scheduler,
+      knex,
+    };
+  }
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gitops-replicas-'));
+    world = await startWorld({ dataDir, sourceInterval: '1h' });
+    admin = await databases.init('POSTGRES_15');
+    // Each replica gets its own pool to the same database.
+    const connection = admin.client.config as Knex.Config;
+    a = await startReplica('a', connection);
+    b = await startReplica('b', connection);
+
+    const registered = await request(a.server)
+      .post('/api/gitops/delivery-repositories')
+      .set(auth)
+      .send({
+        entityRef: 'component:default/podinfo',
+        url: world.demo.project.httpUrl,
+        path: 'apps/podinfo',
+      });
+    if (registered.status !== 201) {
+      throw new Error(`Registering podinfo failed: ${registered.text}`);
+    }
+    // The receivers, made by one replica (the scheduler's global scope); both caches
+    // must see their webhook paths.
+    await eventually(
+      'a Receiver on each cluster, in both replicas',
+      async () => {
+        await a.scheduler.triggerTask('gitops-receivers');
+        for (const replica of [a, b]) {
+          const res = await request(replica.server)
+            .get(`${ENTITY_PATH}/receivers`)
+            .set(auth);
+          if (res.body.items?.length !== CLUSTERS.length) return false;
+        }
+        return CLUSTERS.every(
+          name =>
+            (
+              world.cluster(name).api.store.get(
+                {
+                  apiVersion: 'notification.toolkit.fluxcd.io/v1',
+                  kind: 'Receiver',
+                },
+                NS,
+                'gitops-git-team-delivery',
+              )?.status as { webhookPath?: string } | undefined
+            )?.webhookPath,
+        );
+      },
+      60_000,
+    );
+    // The watch caches see the webhook paths a moment after the clusters store them.
+    await new Promise(resolve => setTimeout(resolve, 1_000));
+  });
+
+  afterAll(async () => {
+    await a?.stop().catch(() => {});
+    await b?.stop().catch(() => {});
+    await a?.knex.destroy();
+    await b?.knex.destroy();
+    await world?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const operation = (replica: Replica, id: string) =>
+    request(replica.server).get(`/api/gitops/operations/${id}`).set(auth);
+
+  it('shows an operation started on one replica on the other, until it completes', async () => {
+    const started = await request(a.server)
+      .post(`${ENTITY_PATH}/reconcile`)
+      .set(auth)
+      .send({ target: devPodinfo });
+    expect(started.status).toBe(202);
+    const id = started.body.items[0].id;
+    const seen = await operation(b, id);
+    expect(seen.status).toBe(200);
+    expect(seen.body).toMatchObject({ id, requestedBy: 'user:default/guest' });
+    const finished = await eventually(
+      'the operation to succeed, from b',
+      async () => {
+        const res = await operation(b, id);
+        return res.body.status === 'succeeded' && res.body;
+      },
+    );
+    expect(finished.steps.map((s: { type: string }) => s.type)).toContain(
+      'ready',
+    );
+    // Nobody adopts a finished operation: b's sweep starts nothing.
+    await b.scheduler.triggerTask('gitops-operations-adopt');
+    expect((await operation(b, id)).body.steps).toEqual(finished.steps);
+  });
+
+  it('relays a push delivered to both replicas once to each receiver', async () => {
+    const head = await world.gitlab.api
+      .repository(world.demo.project.pathWithNamespace)
+      .resolveCommit('refs/heads/main');
+    const hook = {
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      before: '0'.repeat(40),
+      after: head,
+      checkout_sha: head,
+      project: {
+        git_http_url: world.demo.project.httpUrl,
+        web_url: world.demo.project.webUrl,
+      },
+    };
+    const uuid = randomUUID();
+    const before = CLUSTERS.map(
+      name => world.cluster(name).notification.requests.length,
+    );
+    // GitLab redelivers (a timeout on its side); the load balancer picks the other replica.
+    const answers = await Promise.all(
+      [a, b].map(replica =>
+        request(replica.server)
+          .post('/api/events/http/gitlab')
+          .set('Content-Type', 'application/json')
+          .set('X-Gitlab-Token', WEBHOOK_SECRET)
+          .set('X-Gitlab-Event', 'Push Hook')
+          .set('X-Gitlab-Event-UUID', uuid)
+          .send(hook),
+      ),
+    );
+    expect(answers.map(res => res.status)).toEqual([202, 202]);
+    await eventually('each receiver called', () =>
+      CLUSTERS.every(
+        (name, i) =>
+          world.cluster(name).notification.requests.length > before[i],
+      ),
+    );
+    // Long enough for a second relay to have reached the receivers.
+    await new Promise(resolve => setTimeout(resolve, 1_500));
+    expect(
+      CLUSTERS.map(
+        (name, i) =>
+          world.cluster(name).notification.requests.length - before[i],
+      ),
+    ).toEqual([1, 1]);
+  });
+
+  it('rotates a credential once when both replicas are asked at the same moment', async () => {
+    await a.scheduler.triggerTask('gitops-tokens-inventory');
+    const tokens = await request(a.server).get('/api/gitops/tokens').set(auth);
+    const deployToken = tokens.body.items.find(
+      (t: { name: string }) => t.name === 'flux-read',
+    );
+    const liveDeployTokens = async () => {
+      const res = await fetch(
+        `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
+          world.demo.project.pathWithNamespace,
+        )}/deploy_tokens`,
+        { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
+      );
+      const all = (await res.json()) as Array<{
+        name: string;
+        revoked: boolean;
+      }>;
+      return all.filter(t => t.name === 'flux-read' && !t.revoked).length;
+    };
+    expect(await liveDeployTokens()).toBe(1);
+    const answers = await Promise.all(
+      [a, b].map(replica =>
+        request(replica.server)
+          .post(`/api/gitops/tokens/${deployToken.id}/rotate`)
+          .set(auth),
+      ),
+    );
+    expect(answers.map(res => res.status).sort()).toEqual([200, 409]);
+    expect(answers.find(res => res.status === 409)!.body.error.message).toMatch(
+      /already running/,
+    );
+    // The old one revoked, exactly one new one: not two rotations racing.
+    expect(await liveDeployTokens()).toBe(1);
+  });
+
+  it('loses no operation when PostgreSQL drops every connection (as in a restart)', async () => {
+    const flux = world.cluster('dev').flux;
+    flux.faults.setReconcileDuration(1_500);
+    try {
+      const started = await request(b.server)
+        .post(`${ENTITY_PATH}/reconcile`)
+        .set(auth)
+        .send({ target: devPodinfo });
+      expect(started.status).toBe(202);
+      const id = started.body.items[0].id;
+      // What a restart does to the replicas' pooled connections, mid-operation.
+      const { rows } = await admin.raw(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      expect(rows.length).toBeGreaterThan(0);
+
+      const finished = await eventually(
+        'the operation to succeed',
+        async () => {
+          const res = await operation(b, id);
+          return res.body.status === 'succeeded' && res.body;
+        },
+      );
+      expect(finished.steps.at(-1).type).toBe('ready');
+      // Both replicas answer from fresh connections.
+      for (const replica of [a, b]) {
+        const res = await request(replica.server)
+          .get('/api/gitops/delivery-repositories')
+          .set(auth);
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      flux.faults.setReconcileDuration(0);
+    }
+  });
+
+  it('finishes, on the other replica, an operation whose replica stopped', async () => {
+    const flux = world.cluster('dev').flux;
+    flux.faults.setReconcileDuration(2_000);
+    try {
+      const started = await request(a.server)
+        .post(`${ENTITY_PATH}/reconcile`)
+        .set(auth)
+        .send({ target: devPodinfo });
+      expect(started.status).toBe(202);
+      const id = started.body.items[0].id;
+      await eventually('the reconcile requested', async () =>
+        (
+          await operation(b, id)
+        ).body.steps?.some((s: { type: string }) => s.type === 'requested'),
+      );
+      await a.stop();
+
+      const left = await operation(b, id);
+      expect(left.body.status).toBe('running');
+      await b.scheduler.triggerTask('gitops-operations-adopt');
+      const finished = await eventually('b to finish it', async () => {
+        const res = await operation(b, id);
+        return res.body.status === 'succeeded' && res.body;
+      });
+      // Adopted where it stood: the reconcile was requested once.
+      expect(
+        finished.steps.filter((s: { type: string }) => s.type === 'requested'),
+      ).toHaveLength(1);
+    } finally {
+      flux.faults.setReconcileDuration(0);
+    }
+  });
+});
