@@ -251,4 +251,92 @@ describe('FluxActions against the sandbox', () => {
       fluxFaults().setReconcileDuration(0);
     }
   });
+
+  describe('when the API server fails', () => {
+    const apiFaults = () => world.cluster('dev').api.faults;
+    afterEach(() => {
+      apiFaults().failNext(0);
+      apiFaults().setLatency(0);
+    });
+
+    it('retries 5xx and 429 answers with backoff and reconciles once', async () => {
+      const steps: OperationStep[] = [];
+      apiFaults().failNext(3, 503);
+      await actionsFor(world).reconcile(podinfo, {
+        onStep: step => {
+          steps.push(step);
+        },
+      });
+      expect(steps.filter(s => s.type === 'requested')).toHaveLength(1);
+      expect(steps.at(-1)!.type).toBe('ready');
+
+      apiFaults().failNext(2, 429);
+      await actionsFor(world).suspend(podinfo);
+      expect(
+        (stored(kustomizationType, 'podinfo').spec as { suspend?: boolean })
+          .suspend,
+      ).toBe(true);
+      await actionsFor(world).resume(podinfo);
+    });
+
+    it('gives up after a bounded number of retries, naming the answer', async () => {
+      apiFaults().failNext(100, 500);
+      const started = Date.now();
+      const actions = new FluxActions({
+        kubeConfig: kubeConfigFor(clusterFor(world)),
+        versionOf: group => VERSIONS[group],
+        retryBackoffMs: 50,
+      });
+      await expect(actions.suspend(podinfo)).rejects.toThrow(
+        /Kubernetes API answered 500 for Kustomization\/flux-system\/podinfo/,
+      );
+      // Four retries of 25-50, 50-100, 100-200, 200-400 ms: bounded, not forever.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(apiFaults().describe().failNext.remaining).toBe(95);
+    });
+
+    it('rides out an API server that is down for a moment', async () => {
+      await apiFaults().setDown(true);
+      const actions = new FluxActions({
+        kubeConfig: kubeConfigFor(clusterFor(world)),
+        versionOf: group => VERSIONS[group],
+        retryBackoffMs: 200,
+      });
+      const suspending = actions.suspend(podinfo);
+      await new Promise(resolve => setTimeout(resolve, 300));
+      await apiFaults().setDown(false);
+      await suspending;
+      expect(
+        (stored(kustomizationType, 'podinfo').spec as { suspend?: boolean })
+          .suspend,
+      ).toBe(true);
+      await actionsFor(world).resume(podinfo);
+
+      await apiFaults().setDown(true);
+      try {
+        await expect(
+          new FluxActions({
+            kubeConfig: kubeConfigFor(clusterFor(world)),
+            versionOf: group => VERSIONS[group],
+            retryBackoffMs: 10,
+          }).suspend(podinfo),
+        ).rejects.toThrow(
+          /Kubernetes API unreachable for Kustomization\/flux-system\/podinfo/,
+        );
+      } finally {
+        await apiFaults().setDown(false);
+      }
+    });
+
+    it('waits out a slow API server (5 s per call)', async () => {
+      apiFaults().setLatency(5_000);
+      const steps: OperationStep[] = [];
+      await actionsFor(world).reconcile(podinfo, {
+        onStep: step => {
+          steps.push(step);
+        },
+      });
+      expect(steps.map(s => s.type)).toContain('ready');
+    }, 90_000);
+  });
 });

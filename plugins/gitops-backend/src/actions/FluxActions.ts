@@ -55,6 +55,11 @@ export class FluxActionFailedError extends CustomErrorBase {
 /** A 409 from the API server, retried before it surfaces as a `ConflictError`. */
 class KubeConflict extends Error {}
 
+/** A 429, a 5xx or no answer at all: retried with backoff before it surfaces. */
+class KubeUnavailable extends Error {}
+
+const TRANSIENT_CODES = new Set([429, 500, 502, 503, 504]);
+
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
 /** `flux reconcile`, `flux suspend` and `flux resume` for every Flux kind, on one cluster. */
@@ -72,6 +77,10 @@ export class FluxActions {
       pollIntervalMs?: number;
       /** Default 5. */
       conflictRetries?: number;
+      /** Retries of a request the API server failed (429, 5xx, unreachable). Default 4. */
+      unavailableRetries?: number;
+      /** The first retry's delay, doubled each time (with jitter). Default 250 ms. */
+      retryBackoffMs?: number;
     },
   ) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -88,7 +97,7 @@ export class FluxActions {
     options: ReconcileOptions = {},
   ): Promise<FluxObject> {
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const object = await this.get(target);
+    const object = await this.withRetry(() => this.get(target));
     refuseSuspended(target, object);
     const source = options.withSource
       ? fluxKinds[target.kind].sourceOf(object)
@@ -120,9 +129,7 @@ export class FluxActions {
     target: FluxObjectRef,
     options: { onStep?: StepListener } = {},
   ): Promise<void> {
-    await this.withConflictRetry(() =>
-      this.patch(target, { spec: { suspend: true } }),
-    );
+    await this.withRetry(() => this.patch(target, { spec: { suspend: true } }));
     await options.onStep?.(step('suspended', target));
   }
 
@@ -153,7 +160,7 @@ export class FluxActions {
       sameRef(s.object, ref),
     );
     if (earlier.some(s => s.type === 'ready')) {
-      return this.get(ref);
+      return this.withRetry(() => this.get(ref));
     }
     const requested =
       earlier.find(s => s.type === 'requested') ??
@@ -171,7 +178,7 @@ export class FluxActions {
     change: PatchChange,
     options: WaitOptions,
   ): Promise<OperationStep> {
-    const requested = await this.withConflictRetry(async () => {
+    const requested = await this.withRetry(async () => {
       const object = await this.get(ref);
       if (!change.spec) refuseSuspended(ref, object);
       const requestedAt = rfc3339NanoNow();
@@ -273,17 +280,31 @@ export class FluxActions {
     throw new FluxActionFailedError(message);
   }
 
-  private async withConflictRetry<T>(attempt: () => Promise<T>): Promise<T> {
-    for (let retry = 0; ; retry++) {
+  /**
+   * Runs `attempt` (a GET and PATCH, or a PATCH) again after a 409, and after a failure
+   * of the API server with a bounded, jittered exponential backoff.
+   */
+  private async withRetry<T>(attempt: () => Promise<T>): Promise<T> {
+    let conflicts = 0;
+    let failures = 0;
+    for (;;) {
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof KubeConflict) || retry >= this.conflictRetries) {
-          throw error instanceof KubeConflict
-            ? new ConflictError(error.message)
-            : error;
+        if (error instanceof KubeConflict && conflicts < this.conflictRetries) {
+          await sleep(50 * 2 ** conflicts++);
+          continue;
         }
-        await sleep(50 * 2 ** retry);
+        const unavailableRetries = this.options.unavailableRetries ?? 4;
+        if (error instanceof KubeUnavailable && failures < unavailableRetries) {
+          const backoff =
+            (this.options.retryBackoffMs ?? 250) * 2 ** failures++;
+          await sleep(backoff / 2 + Math.random() * (backoff / 2));
+          continue;
+        }
+        throw error instanceof KubeConflict
+          ? new ConflictError(error.message)
+          : error;
       }
     }
   }
@@ -416,8 +437,22 @@ export function rfc3339NanoNow(): string {
 }
 
 function kubeError(ref: FluxObjectRef, error: unknown): Error {
-  if (!(error instanceof ApiException)) return error as Error;
+  if (!(error instanceof ApiException)) {
+    // No HTTP answer (refused, reset, timed out): the API server may be back soon.
+    return new KubeUnavailable(
+      `Kubernetes API unreachable for ${describeRef(ref)}: ${
+        (error as Error)?.message ?? String(error)
+      }`,
+    );
+  }
   const message = statusMessage(error) ?? `HTTP ${error.code}`;
+  if (TRANSIENT_CODES.has(error.code)) {
+    return new KubeUnavailable(
+      `Kubernetes API answered ${error.code} for ${describeRef(
+        ref,
+      )}: ${message}`,
+    );
+  }
   switch (error.code) {
     case 404:
       return new NotFoundError(`${describeRef(ref)} not found`);
