@@ -1,6 +1,7 @@
 import { stringifyError } from '@backstage/errors';
 import { ScmIntegrations } from '@backstage/integration';
 import { Gitlab } from '@gitbeaker/rest';
+import { retryingRequester } from './gitlabRequester';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -13,11 +14,17 @@ export function gitlabApiFor(
 ): GitLabApi | undefined {
   const config = integrations.gitlab.byHost(host)?.config;
   if (!config) return undefined;
+  return gitlabClient(config.apiBaseUrl, config.token ?? '');
+}
+
+/** A gitbeaker client for a GitLab API base URL and token, retrying what was not served. */
+export function gitlabClient(apiBaseUrl: string, token: string): GitLabApi {
   return new Gitlab({
     // gitbeaker appends `/api/v4` itself.
-    host: config.apiBaseUrl.replace(/\/api\/v4\/?$/, ''),
-    token: config.token ?? '',
+    host: apiBaseUrl.replace(/\/api\/v4\/?$/, ''),
+    token,
     queryTimeout: REQUEST_TIMEOUT_MS,
+    requesterFn: retryingRequester(),
   });
 }
 

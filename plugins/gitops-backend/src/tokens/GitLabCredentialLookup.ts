@@ -3,12 +3,9 @@ import {
   ParsedRepositoryUrl,
   TokenRecord,
 } from '@backstage-gitops/plugin-gitops-common';
-import { Gitlab } from '@gitbeaker/rest';
 import { z } from 'zod';
-import { GitLabApi, gitlabApiFor } from '../gitHosts/gitlabApi';
+import { GitLabApi, gitlabApiFor, gitlabClient } from '../gitHosts/gitlabApi';
 import { FoundCredential, sshFingerprintSha256 } from './secretCredentials';
-
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /** What the Git host says a credential is. */
 export type HostRecord = Pick<
@@ -225,11 +222,7 @@ export class GitLabCredentialLookup {
   /** The token's own record, or undefined when GitLab does not know it as an access token. */
   private async self(host: string, token: string) {
     const config = this.integrations.gitlab.byHost(host)!.config;
-    const asToken = new Gitlab({
-      host: config.apiBaseUrl.replace(/\/api\/v4\/?$/, ''),
-      token,
-      queryTimeout: REQUEST_TIMEOUT_MS,
-    });
+    const asToken = gitlabClient(config.apiBaseUrl, token);
     try {
       return selfSchema.parse(await asToken.PersonalAccessTokens.show());
     } catch {
