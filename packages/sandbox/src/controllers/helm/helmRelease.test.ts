@@ -20,6 +20,9 @@ import {
 import { GIT_REPOSITORY_TYPE, HELM_CHART_TYPE } from '../source';
 import { HELM_RELEASE_TYPE } from '.';
 
+// Git chart installs and upgrades: seconds each on a busy two-core machine.
+jest.setTimeout(30_000);
+
 const NS = 'flux-system';
 const CONFIGMAP = { apiVersion: 'v1', kind: 'ConfigMap' };
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment' };
