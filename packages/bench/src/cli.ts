@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchReport, goals, markdown } from './report';
 import { memoryScenario } from './scenarios/memory';
+import { mixedLoadScenario } from './scenarios/mixed';
 import { pushScenarios } from './scenarios/push';
 import { statusScenario } from './scenarios/status';
 import { syncScenario } from './scenarios/sync';
@@ -13,7 +14,8 @@ import { syncScenario } from './scenarios/sync';
 const USAGE = `gitops-bench [--scales 1,10,50] [--requests 200] [--runs 5] [--latency 20]
              [--controller-ms 1000] [--sync-runs 10] [--pushes 200] [--ready-pushes 5]
              [--rate 500] [--rate-seconds 60]
-             [--memory 50x2000,500x2000] [--scenarios status,sync,push,memory]
+             [--mixed-clients 500] [--mixed-rate 200] [--mixed-seconds 60]
+             [--memory 50x2000,500x2000] [--scenarios status,sync,push,mixed,memory]
              [--out DIR] [--smoke]
 
 Starts the sandbox world with as many clusters as the largest scale, runs every
@@ -22,6 +24,8 @@ writes the JSON to DIR (bench/results).
 --controller-ms: how long every Flux reconciliation takes in the sync scenario.
 --pushes: webhooks timed one at a time to the receivers; --ready-pushes: real pushes timed to Ready.
 --rate, --rate-seconds: webhooks per second, and for how long, in the throughput scenario.
+--mixed-clients, --mixed-rate, --mixed-seconds: concurrent status clients, webhooks per
+  second, and for how long, in the mixed load scenario.
 --memory: clusters x Flux objects per cluster for the memory and cold start scenario.
 --scenarios: which scenarios to run (default all).
 --smoke: small scales and few requests, to check the bench runs (CI).`;
@@ -36,7 +40,7 @@ function positiveInts(value: string, what: string, max: number): number[] {
   return numbers;
 }
 
-const SCENARIOS = ['status', 'sync', 'push', 'memory'] as const;
+const SCENARIOS = ['status', 'sync', 'push', 'mixed', 'memory'] as const;
 
 function scenarioList(value: string): Set<string> {
   const chosen = value.split(',').map(part => part.trim());
@@ -87,6 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       'ready-pushes': { type: 'string', default: '5' },
       rate: { type: 'string', default: '500' },
       'rate-seconds': { type: 'string', default: '60' },
+      'mixed-clients': { type: 'string', default: '500' },
+      'mixed-rate': { type: 'string', default: '200' },
+      'mixed-seconds': { type: 'string', default: '60' },
       out: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -120,6 +127,13 @@ export async function main(argv: string[]): Promise<number> {
         positiveInts(values.rate!, '--rate', 100_000)[0],
         positiveInts(values['rate-seconds']!, '--rate-seconds', 3600)[0],
       ];
+  const [mixedClients, mixedRate, mixedSeconds] = values.smoke
+    ? [20, 10, 2]
+    : [
+        positiveInts(values['mixed-clients']!, '--mixed-clients', 10_000)[0],
+        positiveInts(values['mixed-rate']!, '--mixed-rate', 100_000)[0],
+        positiveInts(values['mixed-seconds']!, '--mixed-seconds', 3600)[0],
+      ];
   const memory = memoryScales(values.smoke ? '2x100' : values.memory!);
   const outDir = resolve(
     values.out ??
@@ -146,10 +160,16 @@ export async function main(argv: string[]): Promise<number> {
     sync: [],
     push: [],
     throughput: [],
+    mixed: [],
     memory: [],
   };
 
-  if (only.has('status') || only.has('sync') || only.has('push')) {
+  if (
+    only.has('status') ||
+    only.has('sync') ||
+    only.has('push') ||
+    only.has('mixed')
+  ) {
     // Two clusters at least: pushes go to two.
     const largest = Math.max(only.has('status') ? Math.max(...scales) : 0, 2);
     const names = Array.from(
@@ -204,6 +224,20 @@ export async function main(argv: string[]): Promise<number> {
         });
         report.push.push(pushed.latency);
         report.throughput.push(pushed.throughput);
+      }
+      if (only.has('mixed')) {
+        const mixedClusters = names.slice(0, 2);
+        log(
+          `==> Mixed load: ${mixedClients} status clients and ${mixedRate} webhooks/s for ${mixedSeconds} s on ${mixedClusters.length} cluster(s)`,
+        );
+        report.mixed!.push(
+          await mixedLoadScenario(world, {
+            clusters: mixedClusters,
+            concurrency: mixedClients,
+            perSecond: mixedRate,
+            seconds: mixedSeconds,
+          }),
+        );
       }
     } finally {
       await world.stop();

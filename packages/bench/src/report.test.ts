@@ -91,6 +91,45 @@ describe('goals', () => {
   });
 });
 
+describe('mixed load goal', () => {
+  const mixed = {
+    clusters: 2,
+    seconds: 60,
+    concurrency: 500,
+    statusRequests: 90_000,
+    statusErrors: 0,
+    statusErrorKinds: {},
+    status: sample([3, 4, 40]),
+    webhooksPerSecond: 200,
+    webhooksSent: 12_000,
+    webhookErrors: 0,
+    webhook: sample([5, 8, 90]),
+    receiverCallsExpected: 24_000,
+    receiverCallsMade: 24_000,
+    receiverErrors: 0,
+  };
+  const judged = (run: typeof mixed) =>
+    goals(report({ mixed: [run] })).map(goal => [goal.met, goal.measured]);
+
+  it('is met only at full load with no error of any kind', () => {
+    expect(judged(mixed)).toEqual([
+      [true, '0 errors; status p99 40.0 ms, webhook p99 90.0 ms'],
+    ]);
+    expect(judged({ ...mixed, statusErrors: 3 })[0][0]).toBe(false);
+    expect(judged({ ...mixed, receiverCallsMade: 23_999 })[0][0]).toBe(false);
+    expect(judged({ ...mixed, receiverCallsMade: 24_001 })[0][0]).toBe(false);
+    expect(judged({ ...mixed, concurrency: 100 })[0][0]).toBe(false);
+  });
+
+  it('is shown as a table with both p99s', () => {
+    const table = markdown(report({ mixed: [mixed] }));
+    expect(table).toContain('**Mixed load**');
+    expect(table).toContain(
+      '| 2 | 500 | 200/s | 60 s | 90000 / 0 | 4.0 ms / 40.0 ms / 40.0 ms |',
+    );
+  });
+});
+
 describe('markdown', () => {
   it('shows only the scenarios that ran, and the goals', () => {
     const table = markdown(report({ memory: [memory(500, 2000, 1100)] }));

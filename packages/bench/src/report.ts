@@ -1,4 +1,5 @@
 import { MemoryResult } from './scenarios/memory';
+import { MixedLoadResult } from './scenarios/mixed';
 import { PushLatencyResult, ThroughputResult } from './scenarios/push';
 import { StatusResult } from './scenarios/status';
 import {
@@ -15,6 +16,8 @@ export interface BenchReport {
   sync: SyncResult[];
   push: PushLatencyResult[];
   throughput: ThroughputResult[];
+  /** Absent in reports written before the mixed load scenario. */
+  mixed?: MixedLoadResult[];
   memory: MemoryResult[];
 }
 
@@ -29,7 +32,42 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 /** The issue's goals that this run measured, each met or not. */
 export function goals(report: BenchReport): Goal[] {
-  return [...statusGoals(report), ...pushGoals(report), ...memoryGoals(report)];
+  return [
+    ...statusGoals(report),
+    ...pushGoals(report),
+    ...mixedGoals(report),
+    ...memoryGoals(report),
+  ];
+}
+
+/** Receiver calls missing or repeated: each is an error of the run. */
+function receiverCallErrors(run: {
+  receiverCallsExpected: number;
+  receiverCallsMade: number;
+}) {
+  return Math.abs(run.receiverCallsExpected - run.receiverCallsMade);
+}
+
+function mixedGoals(report: BenchReport): Goal[] {
+  return (report.mixed ?? []).map(run => {
+    const errors =
+      run.statusErrors +
+      run.webhookErrors +
+      run.receiverErrors +
+      receiverCallErrors(run);
+    return {
+      name: `${run.concurrency} concurrent status requests + ${run.webhooksPerSecond} webhooks/s for ${run.seconds} s`,
+      target: '500 + 200/s, 60 s, 0 errors',
+      measured: `${errors} errors; status p99 ${ms(
+        run.status.p99,
+      )}, webhook p99 ${ms(run.webhook.p99)}`,
+      met:
+        run.concurrency >= 500 &&
+        run.webhooksPerSecond >= 200 &&
+        run.seconds >= 60 &&
+        errors === 0,
+    };
+  });
 }
 
 function pushGoals(report: BenchReport): Goal[] {
@@ -195,6 +233,29 @@ export function markdown(report: BenchReport): string {
           )} / ${ms(r.webhook.p99)} | ${r.receiverCallsMade} / ${
             r.receiverCallsExpected
           } | ${r.receiverErrors} |`,
+      ),
+    );
+  }
+  if ((report.mixed ?? []).length > 0) {
+    lines.push(
+      '',
+      '**Mixed load** (clients reading the entity status, each sending its next request when answered, while GitLab push webhooks arrive at a fixed rate; every webhook must be accepted and call each cluster\u2019s receiver)',
+      '',
+      '| clusters | status clients | webhooks | held for | status requests / errors | status p50 / p95 / p99 | webhooks sent / errors | webhook p50 / p99 | receiver calls made / expected | receiver errors |',
+      '| --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
+      ...report.mixed!.map(
+        r =>
+          `| ${r.clusters} | ${r.concurrency} | ${r.webhooksPerSecond}/s | ${
+            r.seconds
+          } s | ${r.statusRequests} / ${r.statusErrors} | ${ms(
+            r.status.median,
+          )} / ${ms(r.status.p95)} / ${ms(r.status.p99)} | ${
+            r.webhooksSent
+          } / ${r.webhookErrors} | ${ms(r.webhook.median)} / ${ms(
+            r.webhook.p99,
+          )} | ${r.receiverCallsMade} / ${r.receiverCallsExpected} | ${
+            r.receiverErrors
+          } |`,
       ),
     );
   }

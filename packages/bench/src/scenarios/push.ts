@@ -44,16 +44,16 @@ export interface ThroughputResult {
 const epochNow = () => performance.timeOrigin + performance.now();
 
 /** A GitLab push delivery to replay, as the sandbox GitLab sent it to the backend. */
-interface PushTemplate {
+export interface PushTemplate {
   payload: unknown;
   event: string;
 }
 
-function answered200(cluster: SandboxCluster): number {
+export function answered200(cluster: SandboxCluster): number {
   return cluster.notification.handler.answered.get(200) ?? 0;
 }
 
-function answeredOther(cluster: SandboxCluster): number {
+export function answeredOther(cluster: SandboxCluster): number {
   let other = 0;
   for (const [status, count] of cluster.notification.handler.answered) {
     if (status !== 200) other += count;
@@ -62,7 +62,7 @@ function answeredOther(cluster: SandboxCluster): number {
 }
 
 /** Suspends or resumes the demo's GitRepository, as `flux suspend source git` would. */
-function setSourceSuspended(cluster: SandboxCluster, suspend: boolean) {
+export function setSourceSuspended(cluster: SandboxCluster, suspend: boolean) {
   cluster.api.store.mergePatch(
     { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository' },
     'flux-system',
@@ -93,7 +93,7 @@ function sendPush(
  * Waits until the backend has registered its project hook and its Receivers (scheduled
  * tasks) and a real push reaches every cluster's receiver; returns that push's delivery.
  */
-async function warmUp(
+export async function warmUp(
   world: SandboxWorld,
   clusters: SandboxCluster[],
 ): Promise<PushTemplate> {
