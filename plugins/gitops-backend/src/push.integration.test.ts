@@ -1,14 +1,8 @@
 import {
-  coreServices,
-  createServiceFactory,
-} from '@backstage/backend-plugin-api';
-import {
   mockCredentials,
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import eventsPlugin from '@backstage/plugin-events-backend';
-import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
@@ -21,13 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
-import { gitopsPlugin } from './plugin';
-import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
 import {
-  sandboxBackendConfig,
-  sandboxReceiverUrls,
-  sandboxRegistration,
-} from './__testUtils__/sandboxConfig';
+  pushBackendConfig,
+  pushBackendFeatures,
+} from './__testUtils__/pushBackend';
 
 jest.setTimeout(120_000);
 
@@ -87,31 +78,9 @@ describe('a git push, end to end', () => {
     world = await startWorld({ dataDir, sourceInterval: '1h' });
     const backend = await startTestBackend({
       features: [
-        gitopsPlugin,
-        eventsPlugin,
-        eventsModuleGitlabWebhook,
-        // One in-process bus for all plugins: the test backend's default is one per plugin.
-        createServiceFactory({
-          service: eventsServiceRef,
-          deps: {},
-          factory: () => sharedEvents,
-        }),
-        // Tasks run only when the test triggers them.
-        createServiceFactory({
-          service: coreServices.scheduler,
-          deps: {},
-          factory: () => scheduler,
-        }),
+        ...pushBackendFeatures({ events: sharedEvents, scheduler }),
         mockServices.rootConfig.factory({
-          data: {
-            ...sandboxBackendConfig(world),
-            app: { baseUrl: 'http://localhost:3000' },
-            events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
-            gitops: {
-              clusters: sandboxReceiverUrls(world),
-              registration: sandboxRegistration,
-            },
-          },
+          data: pushBackendConfig(world, WEBHOOK_SECRET),
         }),
         catalogServiceMock.factory({
           entities: [

@@ -8,8 +8,6 @@ import {
   startTestBackend,
   TestDatabases,
 } from '@backstage/backend-test-utils';
-import eventsPlugin from '@backstage/plugin-events-backend';
-import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
 import knexFactory, { Knex } from 'knex';
@@ -20,12 +18,9 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
 import {
-  sandboxBackendConfig,
-  sandboxReceiverUrls,
-  sandboxRegistration,
-} from './__testUtils__/sandboxConfig';
-import { gitopsPlugin } from './plugin';
-import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
+  pushBackendConfig,
+  pushBackendFeatures,
+} from './__testUtils__/pushBackend';
 
 jest.setTimeout(180_000);
 
@@ -74,19 +69,7 @@ describe('two backend replicas on one PostgreSQL', () => {
     const events = mockServices.events();
     const backend = await startTestBackend({
       features: [
-        gitopsPlugin,
-        eventsPlugin,
-        eventsModuleGitlabWebhook,
-        createServiceFactory({
-          service: eventsServiceRef,
-          deps: {},
-          factory: () => events,
-        }),
-        createServiceFactory({
-          service: coreServices.scheduler,
-          deps: {},
-          factory: () => scheduler,
-        }),
+        ...pushBackendFeatures({ events, scheduler }),
         // In production each plugin has its own database: the gitops plugin's is the
         // shared PostgreSQL one, the events plugin's a private one.
         createServiceFactory({
@@ -105,15 +88,7 @@ describe('two backend replicas on one PostgreSQL', () => {
             }),
         }),
         mockServices.rootConfig.factory({
-          data: {
-            ...sandboxBackendConfig(world),
-            app: { baseUrl: 'http://localhost:3000' },
-            events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
-            gitops: {
-              clusters: sandboxReceiverUrls(world),
-              registration: sandboxRegistration,
-            },
-          },
+          data: pushBackendConfig(world, WEBHOOK_SECRET),
         }),
         catalogServiceMock.factory({
           entities: [

@@ -11,8 +11,6 @@ import {
 } from '@backstage/backend-test-utils';
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
-import eventsPlugin from '@backstage/plugin-events-backend';
-import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
@@ -23,12 +21,9 @@ import { inspect } from 'node:util';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
 import {
-  sandboxBackendConfig,
-  sandboxReceiverUrls,
-  sandboxRegistration,
-} from './__testUtils__/sandboxConfig';
-import { gitopsPlugin } from './plugin';
-import { eventsModuleGitlabWebhook } from './webhooks/gitlabWebhookModule';
+  pushBackendConfig,
+  pushBackendFeatures,
+} from './__testUtils__/pushBackend';
 
 jest.setTimeout(240_000);
 
@@ -197,19 +192,7 @@ describe('who may do what, and where secrets go', () => {
 
     const backend = await startTestBackend({
       features: [
-        gitopsPlugin,
-        eventsPlugin,
-        eventsModuleGitlabWebhook,
-        createServiceFactory({
-          service: eventsServiceRef,
-          deps: {},
-          factory: () => sharedEvents,
-        }),
-        createServiceFactory({
-          service: coreServices.scheduler,
-          deps: {},
-          factory: () => scheduler,
-        }),
+        ...pushBackendFeatures({ events: sharedEvents, scheduler }),
         createServiceFactory({
           service: coreServices.rootLogger,
           deps: {},
@@ -217,16 +200,9 @@ describe('who may do what, and where secrets go', () => {
         }),
         mockServices.database.factory({ knex }),
         mockServices.rootConfig.factory({
-          data: {
-            ...sandboxBackendConfig(world),
-            app: { baseUrl: 'http://localhost:3000' },
-            events: { modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } } },
-            gitops: {
-              clusters: sandboxReceiverUrls(world),
-              encryptionSecret: ENCRYPTION_SECRET,
-              registration: sandboxRegistration,
-            },
-          },
+          data: pushBackendConfig(world, WEBHOOK_SECRET, {
+            encryptionSecret: ENCRYPTION_SECRET,
+          }),
         }),
         catalogServiceMock.factory({ entities: [podinfo] }),
         mockServices.permissions.mock({
@@ -310,6 +286,19 @@ describe('who may do what, and where secrets go', () => {
       .id as string;
   };
 
+  /** Refused to readers and non-owners; `ok` for the entity's owner, admins and services. */
+  const ownersAndAdmins = (ok: number): Record<Role, number> => ({
+    reader: 403,
+    owner: ok,
+    nonOwner: 403,
+    admin: ok,
+    service: ok,
+  });
+  /** Refused to every user but an admin; `ok` for admins and services. */
+  const adminsOnly = (ok: number): Record<Role, number> => ({
+    ...ownersAndAdmins(ok),
+    owner: 403,
+  });
   const READ_ALL = {
     reader: 200,
     owner: 200,
@@ -337,13 +326,7 @@ describe('who may do what, and where secrets go', () => {
           caData: world.cluster('dev').caData,
           token: REGISTRATION_CANARY,
         }),
-      expected: {
-        reader: 403,
-        owner: 403,
-        nonOwner: 403,
-        admin: 201,
-        service: 201,
-      },
+      expected: adminsOnly(201),
       refused: /gitops\.cluster\.manage/,
     },
     {
@@ -354,13 +337,7 @@ describe('who may do what, and where secrets go', () => {
           `/api/gitops/clusters/matrix-${role.toLowerCase()}`,
           as(role),
         ),
-      expected: {
-        reader: 403,
-        owner: 403,
-        nonOwner: 403,
-        admin: 204,
-        service: 204,
-      },
+      expected: adminsOnly(204),
       refused: /gitops\.cluster\.manage/,
     },
     {
@@ -383,13 +360,7 @@ describe('who may do what, and where secrets go', () => {
           url: world.demo.project.httpUrl,
           path: `apps/matrix-${role.toLowerCase()}`,
         }),
-      expected: {
-        reader: 403,
-        owner: 201,
-        nonOwner: 403,
-        admin: 201,
-        service: 201,
-      },
+      expected: ownersAndAdmins(201),
       refused: /gitops\.entity\.manage/,
     },
     {
@@ -404,13 +375,7 @@ describe('who may do what, and where secrets go', () => {
           as(role),
         );
       },
-      expected: {
-        reader: 403,
-        owner: 204,
-        nonOwner: 403,
-        admin: 204,
-        service: 204,
-      },
+      expected: ownersAndAdmins(204),
       refused: /gitops\.entity\.manage/,
     },
     {
@@ -424,39 +389,21 @@ describe('who may do what, and where secrets go', () => {
         call('post', `${ENTITY_PATH}/reconcile`, as(role), {
           target: devTarget,
         }),
-      expected: {
-        reader: 403,
-        owner: 202,
-        nonOwner: 403,
-        admin: 202,
-        service: 202,
-      },
+      expected: ownersAndAdmins(202),
       refused: /gitops\.entity\.reconcile/,
     },
     {
       name: 'POST /entities/…/suspend',
       send: (role, as) =>
         call('post', `${ENTITY_PATH}/suspend`, as(role), { target: devTarget }),
-      expected: {
-        reader: 403,
-        owner: 202,
-        nonOwner: 403,
-        admin: 202,
-        service: 202,
-      },
+      expected: ownersAndAdmins(202),
       refused: /gitops\.entity\.suspend/,
     },
     {
       name: 'POST /entities/…/resume',
       send: (role, as) =>
         call('post', `${ENTITY_PATH}/resume`, as(role), { target: devTarget }),
-      expected: {
-        reader: 403,
-        owner: 202,
-        nonOwner: 403,
-        admin: 202,
-        service: 202,
-      },
+      expected: ownersAndAdmins(202),
       refused: /gitops\.entity\.suspend/,
     },
     {
@@ -491,13 +438,7 @@ describe('who may do what, and where secrets go', () => {
     {
       name: 'GET /receivers',
       send: (role, as) => call('get', '/api/gitops/receivers', as(role)),
-      expected: {
-        reader: 403,
-        owner: 403,
-        nonOwner: 403,
-        admin: 200,
-        service: 200,
-      },
+      expected: adminsOnly(200),
       refused: /gitops\.cluster\.manage/,
     },
     ...[
@@ -525,13 +466,7 @@ describe('who may do what, and where secrets go', () => {
           repository: world.demo.ociUrl,
           purpose: 'read',
         }),
-      expected: {
-        reader: 403,
-        owner: 403,
-        nonOwner: 403,
-        admin: 201,
-        service: 201,
-      },
+      expected: adminsOnly(201),
       refused: /gitops\.tokens\.manage/,
     },
     {
@@ -542,13 +477,7 @@ describe('who may do what, and where secrets go', () => {
           `/api/gitops/tokens/${await deployTokenId()}/rotate`,
           as(role),
         ),
-      expected: {
-        reader: 403,
-        owner: 403,
-        nonOwner: 403,
-        admin: 200,
-        service: 200,
-      },
+      expected: adminsOnly(200),
       refused: /gitops\.tokens\.manage/,
     },
     {
@@ -560,13 +489,7 @@ describe('who may do what, and where secrets go', () => {
           clusters: [{ name: 'dev', path: 'apps/podinfo/dev' }],
           dryRun: true,
         }),
-      expected: {
-        reader: 403,
-        owner: 200,
-        nonOwner: 403,
-        admin: 200,
-        service: 200,
-      },
+      expected: ownersAndAdmins(200),
       refused: /gitops\.entity\.manage/,
     },
     {
