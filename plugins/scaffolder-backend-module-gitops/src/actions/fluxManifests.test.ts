@@ -19,7 +19,11 @@ describe('gitops:flux:manifests', () => {
           clusters: request.clusters.map(cluster => ({
             name: cluster.name,
             manifests: [
-              { kind: 'Kustomization', spec: { path: `./${cluster.path}` } },
+              {
+                kind: 'Kustomization',
+                metadata: { name: request.name ?? 'delivery' },
+                spec: { path: `./${cluster.path}` },
+              },
             ],
           })),
         };
@@ -66,5 +70,27 @@ describe('gitops:flux:manifests', () => {
     });
     await expect(action.handler(ctx)).rejects.toThrow(/outside/);
     expect(await readdir(join(workspacePath, '..'))).not.toContain('escape');
+  });
+
+  it('writes template input as inert YAML strings: no alias, tag or document break', async () => {
+    // What a template author (or a form user) could type to expand or inject YAML.
+    const bomb = '&a ["lol","lol"]\nb: &b [*a,*a,*a]\n---\n!!js/function x';
+    const ctx = createMockActionContext({
+      input: {
+        entityRef: 'component:default/my-service',
+        repoUrl: 'https://gitlab.example.com/team/my-service.git',
+        clusters: ['dev'],
+        name: bomb,
+      },
+      workspacePath,
+    });
+    await action.handler(ctx);
+    const [[, manifests]] = (ctx.output as jest.Mock).mock.calls.filter(
+      ([name]) => name === 'manifests',
+    );
+    const documents = yaml.parseAllDocuments(manifests);
+    expect(documents).toHaveLength(1);
+    // No alias to expand: reading it with none allowed gives the string back as typed.
+    expect(documents[0].toJS({ maxAliasCount: 0 }).metadata.name).toBe(bomb);
   });
 });
