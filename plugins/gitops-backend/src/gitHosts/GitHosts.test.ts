@@ -4,6 +4,9 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { GitHosts } from './GitHosts';
 
+// Retries wait as GitHub asks: seconds.
+jest.setTimeout(30_000);
+
 interface Recorded {
   method: string;
   url: string;
@@ -19,6 +22,8 @@ interface Recorded {
 function fakeGitHub() {
   const requests: Recorded[] = [];
   const hooks = new Map<number, any>();
+  /** Answers the next requests get instead of being served, as GitHub under load. */
+  const faults: Array<{ status: number; retryAfterSeconds?: number }> = [];
   let nextId = 1;
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -32,10 +37,30 @@ function fakeGitHub() {
       authorization: req.headers.authorization,
       body,
     });
-    const send = (status: number, payload?: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+    const send = (
+      status: number,
+      payload?: unknown,
+      headers: Record<string, string> = {},
+    ) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(payload === undefined ? undefined : JSON.stringify(payload));
     };
+    const fault = faults.shift();
+    if (fault) {
+      return send(
+        fault.status,
+        {
+          // GitHub's words: the throttling plugin tells its rate limits by them.
+          message:
+            fault.status === 429
+              ? 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.'
+              : `injected ${fault.status}`,
+        },
+        fault.retryAfterSeconds !== undefined
+          ? { 'retry-after': String(fault.retryAfterSeconds) }
+          : {},
+      );
+    }
     const hook = /^\/repos\/org\/delivery\/hooks(?:\/(\d+))?$/.exec(
       url.pathname,
     );
@@ -64,7 +89,7 @@ function fakeGitHub() {
     }
     return send(404, { message: 'Not Found' });
   });
-  return { server, requests, hooks };
+  return { server, requests, hooks, faults };
 }
 
 describe('GitHosts against a GitHub API', () => {
@@ -162,6 +187,39 @@ describe('GitHosts against a GitHub API', () => {
         'http://localhost:3000/catalog/default/component/podinfo/gitops',
     });
     expect(posted.body.description).toHaveLength(140);
+  });
+
+  it('retries what GitHub did not serve: 5xx, and 429 after its Retry-After', async () => {
+    const { repository, github: gh } = client();
+    const sha = 'c'.repeat(40);
+    const status = {
+      state: 'success' as const,
+      context: 'gitops/dev/flux-system/retried',
+      description: 'Applied',
+    };
+    github.requests.length = 0;
+    github.faults.push({ status: 502 }, { status: 503 });
+    await gh.setCommitStatus(repository, sha, status);
+    expect(github.requests.map(r => r.method)).toEqual([
+      'POST',
+      'POST',
+      'POST',
+    ]);
+
+    github.requests.length = 0;
+    github.faults.push({ status: 429, retryAfterSeconds: 1 });
+    const started = Date.now();
+    await gh.setCommitStatus(repository, sha, status);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(github.requests).toHaveLength(2);
+
+    // A wait longer than the backend would hold a request is not taken: it fails now,
+    // and the caller's next round tries again.
+    github.faults.push({ status: 429, retryAfterSeconds: 3600 });
+    await expect(gh.setCommitStatus(repository, sha, status)).rejects.toThrow(
+      /secondary rate limit/,
+    );
+    github.faults.length = 0;
   });
 
   it('has no client for a host without an integration, nor for OCI repositories', () => {

@@ -5,6 +5,7 @@ import {
 } from '@backstage/integration';
 import { ParsedRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
 import { Octokit } from '@octokit/rest';
+import { githubClient } from './githubClient';
 import { GitLabApi, gitlabApiFor } from './gitlabApi';
 
 export type GitHostKind = 'gitlab' | 'github';
@@ -257,7 +258,7 @@ export class GitHosts {
       const { token } = await this.githubCredentials.getCredentials({
         url: `https://${repository.host}/${repository.path}`,
       });
-      return new Octokit({ auth: token, baseUrl: github.apiBaseUrl });
+      return githubClient({ token, baseUrl: github.apiBaseUrl });
     });
   }
 }
