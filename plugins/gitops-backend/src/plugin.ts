@@ -151,16 +151,21 @@ export const gitopsPlugin = createBackendPlugin({
           },
         });
         // What a stopped or dead instance (this one before a restart, or another
-        // replica) left unfinished; each instance looks, taking only expired leases.
+        // replica) left unfinished: every instance looks, each taking only expired
+        // leases, so the work of one that died is taken over within half a minute.
+        const adoptEvery30s = (id: string, adopt: () => Promise<void>) =>
+          deps.scheduler.scheduleTask({
+            id,
+            frequency: { seconds: 30 },
+            timeout: { minutes: 2 },
+            scope: 'local',
+            initialDelay: { seconds: 30 },
+            fn: adopt,
+          });
         await runner.adoptAbandoned();
-        await deps.scheduler.scheduleTask({
-          id: 'gitops-operations-adopt',
-          frequency: { seconds: 30 },
-          timeout: { minutes: 1 },
-          scope: 'local',
-          initialDelay: { seconds: 30 },
-          fn: () => runner.adoptAbandoned(),
-        });
+        await adoptEvery30s('gitops-operations-adopt', () =>
+          runner.adoptAbandoned(),
+        );
 
         const objectApi = (name: string) => {
           const cluster = registry.get(name);
@@ -302,14 +307,9 @@ export const gitopsPlugin = createBackendPlugin({
               .catch(error => logger.warn(`Relaying a push failed: ${error}`));
           },
         });
-        await deps.scheduler.scheduleTask({
-          id: 'gitops-push-adopt',
-          frequency: { seconds: 30 },
-          timeout: { minutes: 2 },
-          scope: 'local',
-          initialDelay: { seconds: 30 },
-          fn: () => pushRelay.adoptAbandoned(),
-        });
+        await adoptEvery30s('gitops-push-adopt', () =>
+          pushRelay.adoptAbandoned(),
+        );
         lifecycle.addShutdownHook(() => runner.stop());
 
         deps.httpRouter.use(

@@ -1,7 +1,6 @@
 import { SandboxWorld } from '@backstage-gitops/sandbox';
 import { Agent, fetch } from 'undici';
 import { ENTITY_PATH, startBenchBackend } from '../backend';
-import { sendAtRateInWorker } from '../load/worker';
 import { summarize, Summary } from '../stats';
 import { until } from '../wait';
 import { answered200, answeredOther, setSourceSuspended, warmUp } from './push';
@@ -100,18 +99,7 @@ export async function mixedLoadScenario(
       const before = clusters.map(answered200);
       const failedBefore = clusters.map(answeredOther);
       const [webhooks, status] = await Promise.all([
-        sendAtRateInWorker({
-          url: `${backend.url}/api/events/http/gitlab`,
-          headers: {
-            'Content-Type': 'application/json',
-            'X-Gitlab-Event': template.event,
-            'X-Gitlab-Token': world.backstageWebhookSecret,
-          },
-          body: JSON.stringify(template.payload),
-          perSecond: options.perSecond,
-          seconds: options.seconds,
-          expectedStatus: 202,
-        }),
+        sendWebhooksAtRate(world, backend, template, options),
         holdStatusLoad(
           statusUrl,
           backend.headers,

@@ -89,6 +89,27 @@ function sendPush(
   });
 }
 
+/** GitLab push webhooks replayed at a fixed rate, from a worker thread (open loop). */
+export function sendWebhooksAtRate(
+  world: SandboxWorld,
+  backend: BenchBackend,
+  template: PushTemplate,
+  options: { perSecond: number; seconds: number },
+) {
+  return sendAtRateInWorker({
+    url: `${backend.url}/api/events/http/gitlab`,
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Gitlab-Event': template.event,
+      'X-Gitlab-Token': world.backstageWebhookSecret,
+    },
+    body: JSON.stringify(template.payload),
+    perSecond: options.perSecond,
+    seconds: options.seconds,
+    expectedStatus: 202,
+  });
+}
+
 /**
  * Waits until the backend has registered its project hook and its Receivers (scheduled
  * tasks) and a real push reaches every cluster's receiver; returns that push's delivery.
@@ -267,18 +288,7 @@ async function holdRate(
   const total = options.perSecond * options.seconds;
   const before = clusters.map(answered200);
   const failedBefore = clusters.map(answeredOther);
-  const load = await sendAtRateInWorker({
-    url: `${backend.url}/api/events/http/gitlab`,
-    headers: {
-      'Content-Type': 'application/json',
-      'X-Gitlab-Event': template.event,
-      'X-Gitlab-Token': world.backstageWebhookSecret,
-    },
-    body: JSON.stringify(template.payload),
-    perSecond: options.perSecond,
-    seconds: options.seconds,
-    expectedStatus: 202,
-  });
+  const load = await sendWebhooksAtRate(world, backend, template, options);
   const expected = total * clusters.length;
   const made = () =>
     clusters.reduce((sum, c, i) => sum + answered200(c) - before[i], 0);
