@@ -3,7 +3,13 @@ import { Agent, fetch } from 'undici';
 import { ENTITY_PATH, startBenchBackend } from '../backend';
 import { summarize, Summary } from '../stats';
 import { until } from '../wait';
-import { answered200, answeredOther, setSourceSuspended, warmUp } from './push';
+import {
+  answered200,
+  answeredOther,
+  sendWebhooksAtRate,
+  setSourceSuspended,
+  warmUp,
+} from './push';
 
 export interface MixedLoadResult {
   clusters: number;
