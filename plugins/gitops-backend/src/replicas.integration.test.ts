@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
+import { startTcpProxy } from './__testUtils__/tcpProxy';
 import {
   pushBackendConfig,
   pushBackendFeatures,
@@ -59,6 +60,8 @@ describe('two backend replicas on one PostgreSQL', () => {
   let b: Replica;
   /** The test's own connection to the shared database. */
   let admin: Knex;
+  /** What the replicas reach PostgreSQL through. */
+  let database: Awaited<ReturnType<typeof startTcpProxy>>;
 
   async function startReplica(
     name: string,
@@ -88,7 +91,10 @@ describe('two backend replicas on one PostgreSQL', () => {
             }),
         }),
         mockServices.rootConfig.factory({
-          data: pushBackendConfig(world, WEBHOOK_SECRET),
+          data: pushBackendConfig(world, WEBHOOK_SECRET, {
+            // Every credential with an expiry is due: the test triggers the rounds.
+            tokens: { rotation: { enabled: true, beforeExpiryDays: 365 } },
+          }),
         }),
         catalogServiceMock.factory({
           entities: [
@@ -119,8 +125,18 @@ describe('two backend replicas on one PostgreSQL', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gitops-replicas-'));
     world = await startWorld({ dataDir, sourceInterval: '1h' });
     admin = await databases.init('POSTGRES_15');
-    // Each replica gets its own pool to the same database.
-    const connection = admin.client.config as Knex.Config;
+    // Each replica gets its own pool to the same database, through a proxy that can
+    // play a PostgreSQL restart.
+    const config = admin.client.config as Knex.Config;
+    const direct = config.connection as Knex.PgConnectionConfig;
+    database = await startTcpProxy({
+      host: direct.host ?? '127.0.0.1',
+      port: direct.port ?? 5432,
+    });
+    const connection = {
+      ...config,
+      connection: { ...direct, host: '127.0.0.1', port: database.port },
+    };
     a = await startReplica('a', connection);
     b = await startReplica('b', connection);
 
@@ -172,6 +188,7 @@ describe('two backend replicas on one PostgreSQL', () => {
     await b?.stop().catch(() => {});
     await a?.knex.destroy();
     await b?.knex.destroy();
+    await database?.stop();
     await world?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -287,9 +304,40 @@ describe('two backend replicas on one PostgreSQL', () => {
     expect(await liveDeployTokens()).toBe(1);
   });
 
-  it('loses no operation when PostgreSQL drops every connection (as in a restart)', async () => {
+  it('runs a scheduled rotation once when both replicas start the round at once', async () => {
+    // The rotated deploy token of the test before has an expiry: it is due.
+    await a.scheduler.triggerTask('gitops-tokens-inventory');
+    const deployTokens = async () => {
+      const res = await fetch(
+        `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
+          world.demo.project.pathWithNamespace,
+        )}/deploy_tokens`,
+        { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
+      );
+      return (await res.json()) as Array<{
+        id: number;
+        name: string;
+        revoked: boolean;
+      }>;
+    };
+    const lastId = Math.max(...(await deployTokens()).map(t => t.id));
+    // The scheduler's global scope would start it on one replica only; even started
+    // on both, the credential is rotated once.
+    await Promise.all(
+      [a, b].map(replica =>
+        replica.scheduler.triggerTask('gitops-tokens-rotation'),
+      ),
+    );
+    // GitLab numbers tokens in order: one rotation made exactly the next one.
+    const live = (await deployTokens()).filter(
+      t => t.name === 'flux-read' && !t.revoked,
+    );
+    expect(live.map(t => t.id)).toEqual([lastId + 1]);
+  });
+
+  it('loses no operation when PostgreSQL restarts under the replicas', async () => {
     const flux = world.cluster('dev').flux;
-    flux.faults.setReconcileDuration(1_500);
+    flux.faults.setReconcileDuration(2_000);
     try {
       const started = await request(b.server)
         .post(`${ENTITY_PATH}/reconcile`)
@@ -297,11 +345,18 @@ describe('two backend replicas on one PostgreSQL', () => {
         .send({ target: devPodinfo });
       expect(started.status).toBe(202);
       const id = started.body.items[0].id;
-      // What a restart does to the replicas' pooled connections, mid-operation.
-      const { rows } = await admin.raw(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      await eventually('the reconcile requested', async () =>
+        (
+          await operation(b, id)
+        ).body.steps?.some((s: { type: string }) => s.type === 'requested'),
       );
-      expect(rows.length).toBeGreaterThan(0);
+      // Every pooled connection dropped, and none possible for 4 s, mid-operation:
+      // the controller is Ready (and the step written) while the database is away.
+      const restarting = database.restart(4_000);
+      await new Promise(resolve => setTimeout(resolve, 500));
+      const meanwhile = await operation(a, id);
+      expect(meanwhile.status).toBeGreaterThanOrEqual(500);
+      await restarting;
 
       const finished = await eventually(
         'the operation to succeed',
@@ -309,9 +364,15 @@ describe('two backend replicas on one PostgreSQL', () => {
           const res = await operation(b, id);
           return res.body.status === 'succeeded' && res.body;
         },
+        30_000,
       );
-      expect(finished.steps.at(-1).type).toBe('ready');
-      // Both replicas answer from fresh connections.
+      expect(finished.steps.map((s: { type: string }) => s.type)).toEqual(
+        expect.arrayContaining(['requested', 'ready']),
+      );
+      expect(
+        finished.steps.filter((s: { type: string }) => s.type === 'requested'),
+      ).toHaveLength(1);
+      // Both replicas answer again, with no restart of theirs.
       for (const replica of [a, b]) {
         const res = await request(replica.server)
           .get('/api/gitops/delivery-repositories')

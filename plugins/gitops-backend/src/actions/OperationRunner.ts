@@ -1,5 +1,6 @@
 import { AuditorService, LoggerService } from '@backstage/backend-plugin-api';
 import { randomUUID } from 'crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Request } from 'express';
 import { AuditStore } from '../database/AuditStore';
 import {
@@ -100,14 +101,41 @@ export class OperationRunner {
     };
   }
 
-  private launch(operation: Operation, request?: Request) {
-    const run = this.run(operation, request).finally(() => {
-      this.running.delete(operation.id);
-      if (this.running.size === 0) {
-        clearInterval(this.renewal);
-        this.renewal = undefined;
+  /**
+   * Runs a database write again while the database is away (a restart takes seconds):
+   * six attempts over about 15 s, so an operation is not failed, nor its outcome lost,
+   * because PostgreSQL restarted under it.
+   */
+  private async persist<T>(what: string, write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= 6 || this.abort.signal.aborted) throw error;
+        this.options.logger.warn(
+          `Could not ${what} (attempt ${attempt}, retrying): ${error}`,
+        );
+        await sleep(250 * 2 ** attempt);
       }
-    });
+    }
+  }
+
+  private launch(operation: Operation, request?: Request) {
+    const run = this.run(operation, request)
+      .catch(error => {
+        // Its lease runs out and an instance adopts it where it stood.
+        this.options.logger.warn(
+          `GitOps operation ${operation.id} stopped and will be resumed: ${error}`,
+        );
+        return operation;
+      })
+      .finally(() => {
+        this.running.delete(operation.id);
+        if (this.running.size === 0) {
+          clearInterval(this.renewal);
+          this.renewal = undefined;
+        }
+      });
     this.running.set(operation.id, run);
     this.renewal ??= setInterval(() => {
       this.options.operations
@@ -138,9 +166,11 @@ export class OperationRunner {
         requestedBy: operation.requestedBy,
       },
     });
+    await this.persist('mark the operation running', () =>
+      operations.markRunning(operation.id),
+    );
     let error: Error | undefined;
     try {
-      await operations.markRunning(operation.id);
       await this.perform(operation);
     } catch (caught) {
       error = caught as Error;
@@ -149,22 +179,26 @@ export class OperationRunner {
       // Shutting down: left running on purpose, to be re-attached.
       return operation;
     }
-    const finished = await operations.finish(operation.id, {
-      status: error ? 'failed' : 'succeeded',
-      error: error?.message,
-    });
-    await audit.record({
-      actor: finished.requestedBy,
-      entityRef: finished.entityRef,
-      cluster: finished.cluster,
-      target: finished.target,
-      action: finished.action,
-      outcome: finished.status === 'succeeded' ? 'succeeded' : 'failed',
-      message: error?.message,
-      operationId: finished.id,
-      at: finished.createdAt,
-      durationMs: finished.durationMs ?? 0,
-    });
+    const finished = await this.persist('record the outcome', () =>
+      operations.finish(operation.id, {
+        status: error ? 'failed' : 'succeeded',
+        error: error?.message,
+      }),
+    );
+    await this.persist('write the audit entry', () =>
+      audit.record({
+        actor: finished.requestedBy,
+        entityRef: finished.entityRef,
+        cluster: finished.cluster,
+        target: finished.target,
+        action: finished.action,
+        outcome: finished.status === 'succeeded' ? 'succeeded' : 'failed',
+        message: error?.message,
+        operationId: finished.id,
+        at: finished.createdAt,
+        durationMs: finished.durationMs ?? 0,
+      }),
+    );
     if (error) {
       logger.info(
         `GitOps ${finished.action} of ${describeRef(finished.target)} on ${
@@ -186,7 +220,9 @@ export class OperationRunner {
       // Steps recorded by an interrupted run: what was already requested is not redone.
       resumeFrom: operation.steps,
       onStep: (step: OperationStep) =>
-        this.options.operations.appendStep(operation.id, step),
+        this.persist('record a step', () =>
+          this.options.operations.appendStep(operation.id, step),
+        ),
     };
     switch (operation.action) {
       case 'reconcile':
