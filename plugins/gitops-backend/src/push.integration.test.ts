@@ -416,6 +416,27 @@ describe('a git push, end to end', () => {
         30_000,
       );
       await rm(workDir, { recursive: true, force: true });
+      // The same push reached the Git source through its receiver: storefront depends
+      // on infrastructure, which must have applied it first (else storefront is, as
+      // `flux reconcile` would say, DependencyNotReady).
+      await eventually(
+        'infrastructure Ready at the commit on both clusters',
+        () =>
+          CLUSTERS.every(name => {
+            const status = world
+              .cluster(name)
+              .api.store.get(KUSTOMIZATION, NS, 'infrastructure')?.status as
+              | { lastAppliedRevision?: string; conditions?: any[] }
+              | undefined;
+            return (
+              String(status?.lastAppliedRevision).endsWith(sha) &&
+              status?.conditions?.some(
+                c => c.type === 'Ready' && c.status === 'True',
+              )
+            );
+          }),
+        30_000,
+      );
 
       const notifiedAt = Date.now();
       const res = await notify({
@@ -451,7 +472,19 @@ describe('a git push, end to end', () => {
               ).body,
           ),
         );
-        return operations.every(op => op.status === 'succeeded') && operations;
+        if (operations.every(op => op.status === 'succeeded'))
+          return operations;
+        // Said when it times out: where each operation stands.
+        throw new Error(
+          operations
+            .map(
+              op =>
+                `${op.cluster}: ${op.status} ${op.error ?? ''} after ${op.steps
+                  ?.map((step: { type: string }) => step.type)
+                  .join(', ')}`,
+            )
+            .join('; '),
+        );
       });
       // eslint-disable-next-line no-console
       console.info(
