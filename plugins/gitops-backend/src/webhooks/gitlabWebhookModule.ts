@@ -4,9 +4,11 @@ import {
   createBackendModule,
   RootConfigService,
 } from '@backstage/backend-plugin-api';
+import { CustomErrorBase, InputError } from '@backstage/errors';
 import { GitlabEventRouter } from '@backstage/plugin-events-backend-module-gitlab';
 import {
   eventsServiceRef,
+  HttpBodyParser,
   RequestValidator,
 } from '@backstage/plugin-events-node';
 import { eventsExtensionPoint } from '@backstage/plugin-events-node/alpha';
@@ -38,9 +40,48 @@ export function createConstantTimeGitlabTokenValidator(
   };
 }
 
+/** A charset the events backend cannot decode: 415, as its own parser answers. */
+class UnsupportedCharsetError extends CustomErrorBase {
+  name = 'UnsupportedCharsetError';
+  statusCode = 415;
+}
+
+/**
+ * The events backend's `application/json` body parser, answering a body that is not
+ * JSON with 400 naming the problem (its own lets the SyntaxError through: a 500).
+ */
+export const jsonWebhookBodyParser: HttpBodyParser = async (
+  request,
+  parsedMediaType,
+  topic,
+) => {
+  // express.raw leaves no Buffer for an empty body: that is no JSON either.
+  const bodyBuffer = Buffer.isBuffer(request.body)
+    ? request.body
+    : Buffer.alloc(0);
+  const encoding = parsedMediaType.parameters.charset ?? 'utf-8';
+  if (!Buffer.isEncoding(encoding)) {
+    throw new UnsupportedCharsetError(`Unsupported charset: ${encoding}`);
+  }
+  try {
+    return {
+      bodyParsed: JSON.parse(bodyBuffer.toString(encoding)),
+      bodyBuffer,
+      encoding,
+    };
+  } catch (error) {
+    throw new InputError(
+      `The ${topic} webhook body is not valid JSON: ${
+        (error as Error).message
+      }`,
+    );
+  }
+};
+
 /**
  * The events backend's GitLab webhook ingress (`POST /api/events/http/gitlab`, topics
- * `gitlab` and `gitlab.<event>`), with the token compared in constant time. Use it instead
+ * `gitlab` and `gitlab.<event>`), with the token compared in constant time and a
+ * malformed JSON body answered 400. Use it instead
  * of `@backstage/plugin-events-backend-module-gitlab`: it has the same module id, so the
  * backend refuses to start with both.
  *
@@ -62,6 +103,11 @@ export const eventsModuleGitlabWebhook = createBackendModule({
         if (validator) {
           extension.addHttpPostIngress({ topic: 'gitlab', validator });
         }
+        // For every ingress of the events backend: malformed JSON is the sender's error.
+        extension.addHttpPostBodyParser({
+          contentType: 'application/json',
+          parser: jsonWebhookBodyParser,
+        });
         await new GitlabEventRouter({ events }).subscribe();
       },
     });
