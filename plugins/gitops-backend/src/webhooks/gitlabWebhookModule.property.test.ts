@@ -8,6 +8,8 @@ import {
   RequestDetails,
 } from '@backstage/plugin-events-node';
 import fc from 'fast-check';
+import { request as httpRequest } from 'node:http';
+import { AddressInfo } from 'node:net';
 import request from 'supertest';
 import {
   createConstantTimeGitlabTokenValidator,
@@ -226,8 +228,6 @@ describe('the GitLab webhook ingress over HTTP, property-based', () => {
             .constantFrom('x-unknown', 'utf-7', 'ebcdic', '')
             .map(charset => `application/json; charset=${charset || '""'}`),
         ),
-        // No Content-Type at all belongs here but is answered 500 by the events
-        // backend, before any parser (docs/security.md, known gaps).
         payload,
         fc.oneof(fc.constant(SECRET), wrongToken),
         async (contentType, body, token) => {
@@ -267,6 +267,49 @@ describe('the GitLab webhook ingress over HTTP, property-based', () => {
               /^The gitlab webhook body is not valid JSON/,
             ),
           });
+          expect(published.length).toBe(before);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('answers a request without Content-Type with 415, publishing nothing', async () => {
+    const { port } = server.address() as AddressInfo;
+    await fc.assert(
+      fc.asyncProperty(
+        payload,
+        fc.oneof(fc.constant(SECRET), wrongToken),
+        async (body, token) => {
+          const before = published.length;
+          // Node's http client, as supertest and fetch would add a Content-Type.
+          const answer = await new Promise<{ status: number; body: any }>(
+            (resolve, reject) => {
+              const req = httpRequest(
+                {
+                  port,
+                  host: '127.0.0.1',
+                  method: 'POST',
+                  path: INGRESS,
+                  headers: { 'X-Gitlab-Token': token },
+                },
+                res => {
+                  let text = '';
+                  res.on('data', chunk => (text += chunk));
+                  res.on('end', () =>
+                    resolve({
+                      status: res.statusCode!,
+                      body: JSON.parse(text),
+                    }),
+                  );
+                },
+              );
+              req.on('error', reject);
+              req.end(JSON.stringify(body));
+            },
+          );
+          expect(answer.status).toBe(415);
+          expect(answer.body.error.message).toMatch(/no Content-Type/);
           expect(published.length).toBe(before);
         },
       ),

@@ -46,6 +46,12 @@ class UnsupportedCharsetError extends CustomErrorBase {
   statusCode = 415;
 }
 
+/** A body of no media type: 415, as the events backend answers an unknown one. */
+class UnsupportedMediaTypeError extends CustomErrorBase {
+  name = 'UnsupportedMediaTypeError';
+  statusCode = 415;
+}
+
 /**
  * The events backend's `application/json` body parser, answering a body that is not
  * JSON with 400 naming the problem (its own lets the SyntaxError through: a 500).
@@ -96,8 +102,27 @@ export const eventsModuleGitlabWebhook = createBackendModule({
         config: coreServices.rootConfig,
         extension: eventsExtensionPoint,
         events: eventsServiceRef,
+        httpRouter: coreServices.httpRouter,
       },
-      async init({ config, extension, events }) {
+      async init({ config, extension, events, httpRouter }) {
+        // The events backend reads the media type before any check and throws without
+        // one (a 500): ahead of its routes (a module starts before its plugin), a POST
+        // to an ingress without Content-Type is answered 415 here.
+        httpRouter.use((req, _res, next) => {
+          if (
+            req.method === 'POST' &&
+            req.path.startsWith('/http/') &&
+            !req.headers['content-type']
+          ) {
+            next(
+              new UnsupportedMediaTypeError(
+                'Unsupported media type: the request has no Content-Type header',
+              ),
+            );
+            return;
+          }
+          next();
+        });
         const validator = createConstantTimeGitlabTokenValidator(config);
         // As upstream: without a secret there is no ingress, so no unauthenticated one.
         if (validator) {
