@@ -244,6 +244,41 @@ describe('FluxCache on the demo world', () => {
     expect(cache.isStale('dev')).toBe(false);
   });
 
+  it('serves from memory while the API server is slow (5 s per call), and catches up', async () => {
+    const { api } = world.cluster('dev');
+    api.faults.setLatency(5_000);
+    try {
+      // Reads never wait for the cluster.
+      const started = performance.now();
+      expect(
+        cache.get('dev', 'GitRepository', 'flux-system', 'team-delivery'),
+      ).toBeDefined();
+      expect(performance.now() - started).toBeLessThan(50);
+      api.store.create(
+        gitRepository('while-slow', 'https://git.example.com/team/slow.git'),
+      );
+      await eventually(
+        'the change, however slow the calls',
+        () => cache.get('dev', 'GitRepository', 'flux-system', 'while-slow'),
+        30_000,
+      );
+      // A dropped watch has to be opened again, at 5 s a call: the data is kept.
+      api.faults.dropWatches();
+      api.store.delete(GIT_V1, 'flux-system', 'while-slow');
+      expect(
+        cache.get('dev', 'GitRepository', 'flux-system', 'team-delivery'),
+      ).toBeDefined();
+      await eventually(
+        'the deletion after the slow re-watch',
+        () => !cache.get('dev', 'GitRepository', 'flux-system', 'while-slow'),
+        30_000,
+      );
+    } finally {
+      api.faults.setLatency(0);
+    }
+    expect(cache.isStale('dev')).toBe(false);
+  }, 60_000);
+
   it('marks an unreachable cluster stale, keeps its data, and recovers by itself', async () => {
     const prod = world.cluster('prod').api;
     await prod.faults.setDown(true);
