@@ -196,6 +196,44 @@ describe('two backend replicas on one PostgreSQL', () => {
   const operation = (replica: Replica, id: string) =>
     request(replica.server).get(`/api/gitops/operations/${id}`).set(auth);
 
+  /** The demo project's deploy tokens on GitLab, numbered in creation order. */
+  const deployTokens = async () => {
+    const res = await fetch(
+      `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
+        world.demo.project.pathWithNamespace,
+      )}/deploy_tokens`,
+      { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
+    );
+    return (await res.json()) as Array<{
+      id: number;
+      name: string;
+      revoked: boolean;
+    }>;
+  };
+  const liveFluxRead = async () =>
+    (await deployTokens()).filter(t => t.name === 'flux-read' && !t.revoked);
+
+  /** A reconcile on `replica` that takes the controller 2 s, once it was requested. */
+  const slowReconcileOn = async (replica: Replica) => {
+    world.cluster('dev').flux.faults.setReconcileDuration(2_000);
+    const started = await request(replica.server)
+      .post(`${ENTITY_PATH}/reconcile`)
+      .set(auth)
+      .send({ target: devPodinfo });
+    expect(started.status).toBe(202);
+    const id: string = started.body.items[0].id;
+    await eventually('the reconcile requested', async () =>
+      (
+        await operation(replica, id)
+      ).body.steps?.some((s: { type: string }) => s.type === 'requested'),
+    );
+    return id;
+  };
+  const requestedOnce = (finished: { steps: Array<{ type: string }> }) =>
+    expect(finished.steps.filter(s => s.type === 'requested')).toHaveLength(1);
+
+  afterEach(() => world.cluster('dev').flux.faults.setReconcileDuration(0));
+
   it('shows an operation started on one replica on the other, until it completes', async () => {
     const started = await request(a.server)
       .post(`${ENTITY_PATH}/reconcile`)
@@ -275,20 +313,7 @@ describe('two backend replicas on one PostgreSQL', () => {
     const deployToken = tokens.body.items.find(
       (t: { name: string }) => t.name === 'flux-read',
     );
-    const liveDeployTokens = async () => {
-      const res = await fetch(
-        `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
-          world.demo.project.pathWithNamespace,
-        )}/deploy_tokens`,
-        { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
-      );
-      const all = (await res.json()) as Array<{
-        name: string;
-        revoked: boolean;
-      }>;
-      return all.filter(t => t.name === 'flux-read' && !t.revoked).length;
-    };
-    expect(await liveDeployTokens()).toBe(1);
+    expect(await liveFluxRead()).toHaveLength(1);
     const answers = await Promise.all(
       [a, b].map(replica =>
         request(replica.server)
@@ -301,25 +326,12 @@ describe('two backend replicas on one PostgreSQL', () => {
       /already running/,
     );
     // The old one revoked, exactly one new one: not two rotations racing.
-    expect(await liveDeployTokens()).toBe(1);
+    expect(await liveFluxRead()).toHaveLength(1);
   });
 
   it('runs a scheduled rotation once when both replicas start the round at once', async () => {
     // The rotated deploy token of the test before has an expiry: it is due.
     await a.scheduler.triggerTask('gitops-tokens-inventory');
-    const deployTokens = async () => {
-      const res = await fetch(
-        `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
-          world.demo.project.pathWithNamespace,
-        )}/deploy_tokens`,
-        { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
-      );
-      return (await res.json()) as Array<{
-        id: number;
-        name: string;
-        revoked: boolean;
-      }>;
-    };
     const lastId = Math.max(...(await deployTokens()).map(t => t.id));
     // The scheduler's global scope would start it on one replica only; even started
     // on both, the credential is rotated once.
@@ -329,91 +341,50 @@ describe('two backend replicas on one PostgreSQL', () => {
       ),
     );
     // GitLab numbers tokens in order: one rotation made exactly the next one.
-    const live = (await deployTokens()).filter(
-      t => t.name === 'flux-read' && !t.revoked,
-    );
-    expect(live.map(t => t.id)).toEqual([lastId + 1]);
+    expect((await liveFluxRead()).map(t => t.id)).toEqual([lastId + 1]);
   });
 
   it('loses no operation when PostgreSQL restarts under the replicas', async () => {
-    const flux = world.cluster('dev').flux;
-    flux.faults.setReconcileDuration(2_000);
-    try {
-      const started = await request(b.server)
-        .post(`${ENTITY_PATH}/reconcile`)
-        .set(auth)
-        .send({ target: devPodinfo });
-      expect(started.status).toBe(202);
-      const id = started.body.items[0].id;
-      await eventually('the reconcile requested', async () =>
-        (
-          await operation(b, id)
-        ).body.steps?.some((s: { type: string }) => s.type === 'requested'),
-      );
-      // Every pooled connection dropped, and none possible for 4 s, mid-operation:
-      // the controller is Ready (and the step written) while the database is away.
-      const restarting = database.restart(4_000);
-      await new Promise(resolve => setTimeout(resolve, 500));
-      const meanwhile = await operation(a, id);
-      expect(meanwhile.status).toBeGreaterThanOrEqual(500);
-      await restarting;
+    const id = await slowReconcileOn(b);
+    // Every pooled connection dropped, and none possible for 4 s, mid-operation:
+    // the controller is Ready (and the step written) while the database is away.
+    const restarting = database.restart(4_000);
+    await new Promise(resolve => setTimeout(resolve, 500));
+    const meanwhile = await operation(a, id);
+    expect(meanwhile.status).toBeGreaterThanOrEqual(500);
+    await restarting;
 
-      const finished = await eventually(
-        'the operation to succeed',
-        async () => {
-          const res = await operation(b, id);
-          return res.body.status === 'succeeded' && res.body;
-        },
-        30_000,
-      );
-      expect(finished.steps.map((s: { type: string }) => s.type)).toEqual(
-        expect.arrayContaining(['requested', 'ready']),
-      );
-      expect(
-        finished.steps.filter((s: { type: string }) => s.type === 'requested'),
-      ).toHaveLength(1);
-      // Both replicas answer again, with no restart of theirs.
-      for (const replica of [a, b]) {
-        const res = await request(replica.server)
-          .get('/api/gitops/delivery-repositories')
-          .set(auth);
-        expect(res.status).toBe(200);
-      }
-    } finally {
-      flux.faults.setReconcileDuration(0);
+    const finished = await eventually(
+      'the operation to succeed',
+      async () => {
+        const res = await operation(b, id);
+        return res.body.status === 'succeeded' && res.body;
+      },
+      30_000,
+    );
+    expect(finished.steps.at(-1).type).toBe('ready');
+    requestedOnce(finished);
+    // Both replicas answer again, with no restart of theirs.
+    for (const replica of [a, b]) {
+      const res = await request(replica.server)
+        .get('/api/gitops/delivery-repositories')
+        .set(auth);
+      expect(res.status).toBe(200);
     }
   });
 
   it('finishes, on the other replica, an operation whose replica stopped', async () => {
-    const flux = world.cluster('dev').flux;
-    flux.faults.setReconcileDuration(2_000);
-    try {
-      const started = await request(a.server)
-        .post(`${ENTITY_PATH}/reconcile`)
-        .set(auth)
-        .send({ target: devPodinfo });
-      expect(started.status).toBe(202);
-      const id = started.body.items[0].id;
-      await eventually('the reconcile requested', async () =>
-        (
-          await operation(b, id)
-        ).body.steps?.some((s: { type: string }) => s.type === 'requested'),
-      );
-      await a.stop();
+    const id = await slowReconcileOn(a);
+    await a.stop();
 
-      const left = await operation(b, id);
-      expect(left.body.status).toBe('running');
-      await b.scheduler.triggerTask('gitops-operations-adopt');
-      const finished = await eventually('b to finish it', async () => {
-        const res = await operation(b, id);
-        return res.body.status === 'succeeded' && res.body;
-      });
-      // Adopted where it stood: the reconcile was requested once.
-      expect(
-        finished.steps.filter((s: { type: string }) => s.type === 'requested'),
-      ).toHaveLength(1);
-    } finally {
-      flux.faults.setReconcileDuration(0);
-    }
+    const left = await operation(b, id);
+    expect(left.body.status).toBe('running');
+    await b.scheduler.triggerTask('gitops-operations-adopt');
+    const finished = await eventually('b to finish it', async () => {
+      const res = await operation(b, id);
+      return res.body.status === 'succeeded' && res.body;
+    });
+    // Adopted where it stood: the reconcile was requested once.
+    requestedOnce(finished);
   });
 });

@@ -259,7 +259,9 @@ describe('FluxCache on the demo world', () => {
       );
       await eventually(
         'the change, however slow the calls',
-        () => cache.get('dev', 'GitRepository', 'flux-system', 'while-slow'),
+        () =>
+          cache.get('dev', 'GitRepository', 'flux-system', 'while-slow') !==
+          undefined,
         30_000,
       );
       // A dropped watch has to be opened again, at 5 s a call: the data is kept.
