@@ -176,7 +176,7 @@ export class PushRelay {
     const { deliveries, logger } = this.options;
     for (const delivery of await deliveries.claimAbandoned(this.lease())) {
       logger.info(
-        `Relaying push delivery ${delivery.id} left by another instance`,
+        `Relaying push delivery ${delivery.id}, left by an instance that stopped`,
       );
       await this.relay(delivery);
     }
