@@ -12,6 +12,7 @@ import {
   NotFoundError,
 } from '@backstage/errors';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredBackoff } from '../service/backoff';
 import { describeRef, FluxObject, FluxObjectRef, fluxKinds } from './fluxKinds';
 
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
@@ -297,9 +298,11 @@ export class FluxActions {
         }
         const unavailableRetries = this.options.unavailableRetries ?? 4;
         if (error instanceof KubeUnavailable && failures < unavailableRetries) {
-          const backoff =
-            (this.options.retryBackoffMs ?? 250) * 2 ** failures++;
-          await sleep(backoff / 2 + Math.random() * (backoff / 2));
+          await sleep(
+            jitteredBackoff(failures++, {
+              initialMs: this.options.retryBackoffMs ?? 250,
+            }),
+          );
           continue;
         }
         throw error instanceof KubeConflict

@@ -23,6 +23,7 @@ import {
   ClusterHealth,
   DiscoveredKind,
 } from './types';
+import { jitteredBackoff } from '../service/backoff';
 
 export interface BackoffOptions {
   /** First retry delay. Default 500 ms. */
@@ -427,10 +428,10 @@ export class ClusterCache {
   }
 
   private backoff(attempt: number): number {
-    const initial = this.options.backoff?.initialMs ?? 500;
-    const max = this.options.backoff?.maxMs ?? 5000;
-    const delay = Math.min(max, initial * 2 ** Math.min(attempt, 16));
-    // Jitter, so the watches of a returning cluster do not all reconnect at once.
-    return delay / 2 + Math.random() * (delay / 2);
+    // Jittered, so the watches of a returning cluster do not all reconnect at once.
+    return jitteredBackoff(attempt, {
+      initialMs: this.options.backoff?.initialMs ?? 500,
+      maxMs: this.options.backoff?.maxMs ?? 5000,
+    });
   }
 }

@@ -30,7 +30,6 @@ import { localAddressProblem } from './addresses';
 import { TokenCipher } from './TokenCipher';
 import { GitOpsCluster } from './types';
 
-/** The body of a runtime cluster registration. */
 function parsedUrl(url: string): URL | undefined {
   try {
     return new URL(url);
@@ -39,6 +38,7 @@ function parsedUrl(url: string): URL | undefined {
   }
 }
 
+/** The body of a runtime cluster registration. */
 export const clusterRegistrationSchema = z
   .object({
     name: z
@@ -55,9 +55,13 @@ export const clusterRegistrationSchema = z
       .refine(url => /^https?:$/.test(parsedUrl(url)?.protocol ?? 'http:'), {
         message: 'must be an http(s) URL',
       })
-      .refine(url => !parsedUrl(url)?.username && !parsedUrl(url)?.password, {
-        message: 'must not contain credentials',
-      }),
+      .refine(
+        url => {
+          const parsed = parsedUrl(url);
+          return !parsed?.username && !parsed?.password;
+        },
+        { message: 'must not contain credentials' },
+      ),
     token: z.string().min(1),
     caData: z.string().min(1).optional(),
     skipTLSVerify: z.boolean().optional(),

@@ -7,6 +7,7 @@ import {
   ResponseBodyTypes,
 } from '@gitbeaker/requester-utils';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jitteredBackoff } from '../service/backoff';
 
 /** Answers a request that was not processed, or failed, may get again later. */
 const ALWAYS_RETRIED = new Set([429, 503]);
@@ -60,11 +61,10 @@ function delayBefore(
       return Math.min(Math.max(ms, 0), settings.maxDelayMs);
     }
   }
-  const backoff = Math.min(
-    settings.baseDelayMs * 2 ** attempt,
-    settings.maxDelayMs,
-  );
-  return backoff / 2 + Math.random() * (backoff / 2);
+  return jitteredBackoff(attempt, {
+    initialMs: settings.baseDelayMs,
+    maxMs: settings.maxDelayMs,
+  });
 }
 
 // Body handling and errors as @gitbeaker/rest's own requester, which callers expect.
