@@ -56,6 +56,39 @@ export interface Config {
        */
       dangerouslyAllowHosts?: string[];
     };
+    /**
+     * Flux's multi-tenancy for what the backend creates (`POST /flux/bootstrap`, the
+     * scaffolder's `gitops:delivery-repo:register`): each entity's source, Secret and
+     * Kustomization go to its owner's tenant namespace on each cluster, and the
+     * Kustomization is applied as the tenant's service account (`serviceAccountName`,
+     * `targetNamespace`). An owner without a tenant on a cluster cannot bootstrap
+     * there; `privileged` bootstraps (the Flux namespace, the controller's own rights)
+     * need `gitops.cluster.manage`. The map is configuration, never an annotation, so an
+     * entity cannot place itself in another team's namespace.
+     */
+    tenancy?: {
+      tenants?: Array<{
+        /**
+         * The owner (`spec.owner` as the catalog resolves it, e.g.
+         * `group:default/team-a`; a bare name is a group in `default`) whose entities
+         * this tenant holds.
+         */
+        owner: string;
+        /** The tenant namespace on the clusters. */
+        namespace: string;
+        /**
+         * The service account kustomize-controller impersonates, in `namespace`.
+         * @default the namespace's name, as `flux create tenant` names it
+         */
+        serviceAccountName?: string;
+        /**
+         * The clusters the tenant exists on; an entry naming a cluster wins over one
+         * for every cluster.
+         * @default every cluster
+         */
+        clusters?: string[];
+      }>;
+    };
     /** Delivery repositories kept in step with the catalog's annotations. */
     deliveryRepositories?: {
       /**

@@ -18,6 +18,7 @@ export {
   backstageConfigFor,
 } from './world/describe';
 export type { WorldDescription } from './world/describe';
+export { DEMO_TENANTS } from './world/describe';
 export { startControlServer } from './world/control';
 export * from './kube';
 export { startGitLab } from './gitlab';

@@ -25,6 +25,8 @@ import { gitopsPlugin } from './plugin';
 jest.setTimeout(120_000);
 
 const NS = 'flux-system';
+/** The guest's tenant namespace (gitops.tenancy below), where its objects go. */
+const TENANT = 'team-apps';
 const GIT = {
   apiVersion: 'source.toolkit.fluxcd.io/v1',
   kind: 'GitRepository',
@@ -57,6 +59,9 @@ describe('bootstrapping a new delivery repository', () => {
   const auth = {
     Authorization: mockCredentials.user.header('user:default/guest'),
   };
+  const admin = {
+    Authorization: mockCredentials.user.header('user:default/admin'),
+  };
   const gitlab = async <T>(
     path: string,
     init: { method?: string; body?: unknown } = {},
@@ -85,10 +90,13 @@ describe('bootstrapping a new delivery repository', () => {
         )}`,
       )
       .set(auth);
-  const bootstrap = (body: Record<string, unknown>) =>
+  const bootstrap = (
+    body: Record<string, unknown>,
+    as: Record<string, string> = auth,
+  ) =>
     request(server)
       .post('/api/gitops/flux/bootstrap')
-      .set(auth)
+      .set(as)
       .send({ entityRef: ENTITY_REF, url: projectUrl, ...body });
 
   beforeAll(async () => {
@@ -120,6 +128,17 @@ describe('bootstrapping a new delivery repository', () => {
             },
             {
               action: 'create',
+              file_path: 'deploy/escalate/kustomization.yaml',
+              content: 'resources:\n  - binding.yaml\n',
+            },
+            {
+              action: 'create',
+              file_path: 'deploy/escalate/binding.yaml',
+              content:
+                'apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: tenant-escalates\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: ServiceAccount\n    name: team-apps\n    namespace: team-apps\n',
+            },
+            {
+              action: 'create',
               file_path: 'deploy/dev/configmap.yaml',
               content:
                 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new-service\n  namespace: default\ndata:\n  greeting: hello\n',
@@ -143,25 +162,49 @@ describe('bootstrapping a new delivery repository', () => {
               bootstrap: { readyTimeout: { seconds: 15 } },
               clusters: sandboxReceiverUrls(world),
               registration: sandboxRegistration,
+              tenancy: {
+                tenants: [{ owner: 'user:default/guest', namespace: TENANT }],
+              },
             },
           },
         }),
         catalogServiceMock.factory({
           entities: [
-            {
+            ...['new-service', 'other-service'].map(name => ({
               apiVersion: 'backstage.io/v1alpha1',
               kind: 'Component',
-              metadata: { name: 'new-service', namespace: 'default' },
+              metadata: { name, namespace: 'default' },
               spec: {
                 type: 'service',
                 owner: 'user:default/guest',
                 lifecycle: 'experimental',
               },
+            })),
+            {
+              apiVersion: 'backstage.io/v1alpha1',
+              kind: 'Component',
+              metadata: { name: 'untenanted', namespace: 'default' },
+              spec: {
+                type: 'service',
+                owner: 'group:default/no-tenant',
+                lifecycle: 'experimental',
+              },
             },
           ],
         }),
+        // Every entity permission is allowed here (the permission matrix is
+        // security.integration.test.ts); managing clusters only to the admin.
         mockServices.permissions.mock({
-          authorize: async requests =>
+          authorize: async (requests, options) =>
+            requests.map(r => ({
+              result:
+                r.permission.name !== 'gitops.cluster.manage' ||
+                (options?.credentials.principal as { userEntityRef?: string })
+                  .userEntityRef === 'user:default/admin'
+                  ? AuthorizeResult.ALLOW
+                  : AuthorizeResult.DENY,
+            })),
+          authorizeConditional: async requests =>
             requests.map(() => ({ result: AuthorizeResult.ALLOW })),
         }).factory,
       ],
@@ -213,21 +256,59 @@ describe('bootstrapping a new delivery repository', () => {
       const res = await bootstrap({ ...body, dryRun: false });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(message);
-      expect(dev().get(GIT, NS, 'new-service')).toBeUndefined();
+      expect(dev().get(GIT, TENANT, 'new-service')).toBeUndefined();
       expect(await deployTokens()).toEqual([]);
     },
   );
 
   it('refuses to take over an object Backstage did not create', async () => {
-    const res = await bootstrap({
-      name: 'team-delivery',
-      clusters: [{ name: 'dev', path: 'deploy/dev' }],
-    });
+    const res = await bootstrap(
+      {
+        name: 'team-delivery',
+        privileged: true,
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      },
+      admin,
+    );
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(
       /GitRepository flux-system\/team-delivery already exists on dev/,
     );
   });
+
+  it.each([
+    [
+      'a namespace that is not the tenant\u2019s',
+      { clusters: [{ name: 'dev', path: 'deploy/dev', namespace: NS }] },
+      /Namespace flux-system on cluster dev is not the tenant namespace of component:default\/new-service's owner \(team-apps\)/,
+    ],
+    [
+      'an entity whose owner has no tenant',
+      {
+        entityRef: 'component:default/untenanted',
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      },
+      /component:default\/untenanted has no tenant on cluster dev: .*\(group:default\/no-tenant\)/,
+    ],
+    [
+      'a privileged bootstrap by someone who may not manage clusters',
+      { privileged: true, clusters: [{ name: 'dev', path: 'deploy/dev' }] },
+      /gitops\.cluster\.manage/,
+    ],
+  ])(
+    'refuses %s with a 403, dry run or not, writing nothing',
+    async (_, body, message) => {
+      for (const dryRun of [true, false]) {
+        const res = await bootstrap({ ...body, dryRun });
+        expect(res.status).toBe(403);
+        expect(res.body.error.message).toMatch(message);
+      }
+      for (const namespace of [NS, TENANT]) {
+        expect(dev().get(GIT, namespace, 'new-service')).toBeUndefined();
+      }
+      expect(await deployTokens()).toEqual([]);
+    },
+  );
 
   it('renders and validates on a dry run, writing nothing', async () => {
     const res = await bootstrap({
@@ -239,23 +320,27 @@ describe('bootstrapping a new delivery repository', () => {
     const [source, kustomization] = res.body.clusters[0].manifests;
     expect(source).toMatchObject({
       kind: 'GitRepository',
-      metadata: { name: 'new-service', namespace: NS },
+      metadata: { name: 'new-service', namespace: TENANT },
       spec: {
         url: projectUrl,
         ref: { branch: 'main' },
         secretRef: { name: 'new-service-auth' },
       },
     });
+    // Flux's multi-tenancy: applied as the tenant's service account, into its namespace.
     expect(kustomization).toMatchObject({
       kind: 'Kustomization',
+      metadata: { name: 'new-service', namespace: TENANT },
       spec: {
         path: './deploy/dev',
         prune: true,
         sourceRef: { kind: 'GitRepository', name: 'new-service' },
+        serviceAccountName: TENANT,
+        targetNamespace: TENANT,
       },
     });
-    expect(dev().get(GIT, NS, 'new-service')).toBeUndefined();
-    expect(dev().get(SECRET, NS, 'new-service-auth')).toBeUndefined();
+    expect(dev().get(GIT, TENANT, 'new-service')).toBeUndefined();
+    expect(dev().get(SECRET, TENANT, 'new-service-auth')).toBeUndefined();
     expect(await deployTokens()).toEqual([]);
     const registered = await registeredRepositories();
     expect(registered.body).toEqual({ items: [] });
@@ -264,22 +349,36 @@ describe('bootstrapping a new delivery repository', () => {
   it('validates a dry run for an entity the catalog does not have yet, and nothing else', async () => {
     const dryRun = await bootstrap({
       entityRef: 'component:default/not-yet-registered',
+      owner: 'user:default/guest',
       clusters: [{ name: 'dev', path: 'deploy/dev' }],
       dryRun: true,
     });
     expect(dryRun.status).toBe(200);
+    expect(dryRun.body.clusters[0].manifests[1].spec).toMatchObject({
+      serviceAccountName: TENANT,
+      targetNamespace: TENANT,
+    });
+    // Without the owner it will have, it is an entity nobody can see: 404.
+    const ownerless = await bootstrap({
+      entityRef: 'component:default/not-yet-registered',
+      clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      dryRun: true,
+    });
+    expect(ownerless.status).toBe(404);
     const unknownCluster = await bootstrap({
       entityRef: 'component:default/not-yet-registered',
+      owner: 'user:default/guest',
       clusters: [{ name: 'staging', path: 'deploy/dev' }],
       dryRun: true,
     });
     expect(unknownCluster.status).toBe(400);
     const real = await bootstrap({
       entityRef: 'component:default/not-yet-registered',
+      owner: 'user:default/guest',
       clusters: [{ name: 'dev', path: 'deploy/dev' }],
     });
     expect(real.status).toBe(404);
-    expect(dev().get(GIT, NS, 'new-service')).toBeUndefined();
+    expect(dev().get(GIT, TENANT, 'new-service')).toBeUndefined();
   });
 
   it('undoes everything when the source does not become Ready', async () => {
@@ -292,10 +391,10 @@ describe('bootstrapping a new delivery repository', () => {
     // Deleted: the source-controller removes its finalizer a moment later.
     await eventually('the new objects to be gone', () => {
       return [GIT, KUSTOMIZATION].every(
-        type => !dev().get(type, NS, 'new-service'),
+        type => !dev().get(type, TENANT, 'new-service'),
       );
     });
-    expect(dev().get(SECRET, NS, 'new-service-auth')).toBeUndefined();
+    expect(dev().get(SECRET, TENANT, 'new-service-auth')).toBeUndefined();
     expect((await deployTokens()).filter(token => !token.revoked)).toEqual([]);
     const registered = await registeredRepositories();
     expect(registered.body.items).toEqual([]);
@@ -325,7 +424,7 @@ describe('bootstrapping a new delivery repository', () => {
         scopes: ['read_repository'],
       }),
     ]);
-    const secret = dev().get(SECRET, NS, 'new-service-auth') as {
+    const secret = dev().get(SECRET, TENANT, 'new-service-auth') as {
       data?: Record<string, string>;
     };
     expect(Object.keys(secret.data ?? {}).sort()).toEqual([
@@ -336,19 +435,21 @@ describe('bootstrapping a new delivery repository', () => {
     const value = Buffer.from(secret.data!.password, 'base64').toString();
     expect(value.length).toBeGreaterThan(10);
     expect(JSON.stringify(res.body)).not.toContain(value);
-    expect(dev().get(KUSTOMIZATION, NS, 'new-service')).toBeDefined();
-    expect(
+    expect(dev().get(KUSTOMIZATION, TENANT, 'new-service')).toBeDefined();
+    // Applied by the tenant into its namespace, whatever namespace the file named.
+    const configMap = (namespace: string) =>
       world
         .cluster('dev')
         .api.store.get(
           { apiVersion: 'v1', kind: 'ConfigMap' },
-          'default',
+          namespace,
           'new-service',
-        ),
-    ).toMatchObject({ data: { greeting: 'hello' } });
-    expect(world.cluster('prod').api.store.get(GIT, NS, 'new-service')).toBe(
-      undefined,
-    );
+        );
+    expect(configMap(TENANT)).toMatchObject({ data: { greeting: 'hello' } });
+    expect(configMap('default')).toBeUndefined();
+    expect(
+      world.cluster('prod').api.store.get(GIT, TENANT, 'new-service'),
+    ).toBe(undefined);
 
     const registered = await registeredRepositories();
     expect(registered.body.items).toEqual([
@@ -367,7 +468,7 @@ describe('bootstrapping a new delivery repository', () => {
           apiVersion: 'notification.toolkit.fluxcd.io/v1',
           kind: 'Receiver',
         },
-        NS,
+        TENANT,
         'gitops-git-new-service',
       );
     });
@@ -382,6 +483,56 @@ describe('bootstrapping a new delivery repository', () => {
     expect((await deployTokens()).filter(token => !token.revoked)).toEqual([
       expect.objectContaining({ name: 'backstage-gitops-new-service' }),
     ]);
+
+    // The objects are new-service's: another entity of the same team gets a 409, dry
+    // run or not, and nothing of new-service's changes.
+    for (const dryRun of [true, false]) {
+      const taken = await bootstrap({
+        entityRef: 'component:default/other-service',
+        name: 'new-service',
+        interval: '1m',
+        dryRun,
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      });
+      expect(taken.status).toBe(409);
+      expect(taken.body.error.message).toMatch(
+        /GitRepository team-apps\/new-service on dev belongs to component:default\/new-service/,
+      );
+    }
+    expect(dev().get(GIT, TENANT, 'new-service')).toMatchObject({
+      spec: { interval: '10m' },
+    });
+  });
+
+  it('applies as the tenant: a repository that grants itself cluster-admin fails with Flux\u2019s forbidden error', async () => {
+    const res = await bootstrap({
+      name: 'escalate',
+      credential: false,
+      clusters: [{ name: 'dev', path: 'deploy/escalate' }],
+    });
+    expect(res.body.error).toBeUndefined();
+    expect(res.status).toBe(201);
+    expect(res.body.clusters[0].ready).toEqual([
+      expect.objectContaining({
+        name: 'escalate',
+        status: 'False',
+        message: expect.stringMatching(
+          /clusterrolebindings.* is forbidden: User "system:serviceaccount:team-apps:team-apps"/,
+        ),
+      }),
+    ]);
+    expect(
+      world
+        .cluster('dev')
+        .api.store.get(
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+          },
+          '',
+          'tenant-escalates',
+        ),
+    ).toBeUndefined();
   });
 
   it('wires an OCI artifact with a read_registry deploy token in a docker-config Secret', async () => {
@@ -410,7 +561,7 @@ describe('bootstrapping a new delivery repository', () => {
       owner: { type: 'project', path: 'team/delivery' },
       scopes: ['read_registry'],
     });
-    const secret = dev().get(SECRET, NS, 'storefront-copy-auth') as {
+    const secret = dev().get(SECRET, TENANT, 'storefront-copy-auth') as {
       type?: string;
       data?: Record<string, string>;
     };

@@ -44,6 +44,8 @@ import {
   ReceiverTrigger,
 } from './receivers';
 import { createNotifyRoutes, DeliveryNotifier } from './notify';
+import { DatabaseObjectOwnerStore } from './database/DatabaseObjectOwnerStore';
+import { Tenancy } from './tenancy';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 import { readWebhookSettings, WebhookRegistrar } from './webhooks';
@@ -361,6 +363,8 @@ export const gitopsPlugin = createBackendPlugin({
                   actionsFor: fluxActionsFor,
                   readyTimeoutMs: readBootstrapReadyTimeout(deps.config),
                   allowedLocalHosts,
+                  tenancy: Tenancy.fromConfig(deps.config),
+                  owners: await DatabaseObjectOwnerStore.create(deps),
                   logger: logger.child({ task: 'bootstrap' }),
                 }),
                 catalog,

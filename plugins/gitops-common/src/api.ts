@@ -288,8 +288,12 @@ export interface FluxBootstrapRequest {
   url: string;
   /** The branch (Git, default `main`) or tag (OCI, default `latest`) to follow. */
   ref?: string;
-  /** Each cluster and the path in the repository its Kustomization applies. */
-  clusters: Array<{ name: string; path: string }>;
+  /**
+   * Each cluster and the path in the repository its Kustomization applies; `namespace`,
+   * when given, must be the tenant namespace the platform mapped the entity's owner to
+   * there (`gitops.tenancy.tenants`), or the Flux namespace with `privileged`.
+   */
+  clusters: Array<{ name: string; path: string; namespace?: string }>;
   /** Name of the source and Kustomizations (default: the repository's last path segment). */
   name?: string;
   /** Flux interval of the source and Kustomizations (default `10m`: pushes arrive by webhook). */
@@ -300,6 +304,17 @@ export interface FluxBootstrapRequest {
   credential?: boolean;
   /** Validate everything and render, writing nothing (Kubernetes `dryRun=All`). */
   dryRun?: boolean;
+  /**
+   * Run the Kustomizations with kustomize-controller's own rights in the Flux namespace
+   * instead of as the tenant's service account (default false); needs
+   * `gitops.cluster.manage`.
+   */
+  privileged?: boolean;
+  /**
+   * The owner of an entity the catalog does not have yet (a template's dry run): the dry
+   * run is authorized as if the entity had this owner. Ignored once the entity exists.
+   */
+  owner?: string;
 }
 
 /** The objects one cluster gets, and how its Kustomizations ended. */

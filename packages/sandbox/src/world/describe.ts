@@ -2,6 +2,12 @@ import { stringify } from 'yaml';
 import { FLUX_NAMESPACE } from './cluster';
 import { SandboxWorld } from './world';
 
+/** The demo's teams and their tenant namespaces, as `flux create tenant` makes them. */
+export const DEMO_TENANTS = [
+  { owner: 'group:default/team-apps', namespace: 'team-apps' },
+  { owner: 'group:default/team-payments', namespace: 'team-payments' },
+];
+
 /** Everything a test or a person needs to reach the running world (`.sandbox/world.json`). */
 export function describeWorld(
   world: SandboxWorld,
@@ -26,6 +32,8 @@ export function describeWorld(
           fluxNamespace: FLUX_NAMESPACE,
           receiverUrl: cluster.receiver.url,
           receiverServiceProxyPath: `/api/v1/namespaces/${FLUX_NAMESPACE}/services/http:webhook-receiver:80/proxy`,
+          // Flux tenants (deploy/kubernetes/tenant.yaml): the backend may write in their namespaces.
+          tenants: cluster.tenants,
         },
       ]),
     ),
@@ -85,6 +93,9 @@ export function backstageConfig(
       // The sandbox's Git host, registry and clusters listen on loopback, which URLs
       // entered through the API may not name otherwise.
       registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+      // Each team's tenant on every cluster (deploy/kubernetes/tenant.yaml): what
+      // the backend bootstraps for a team's entity runs there, as the tenant.
+      tenancy: { tenants: DEMO_TENANTS },
     },
     integrations: {
       gitlab: [

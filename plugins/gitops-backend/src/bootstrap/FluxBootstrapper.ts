@@ -4,6 +4,7 @@ import { durationToMilliseconds } from '@backstage/types';
 import {
   ConflictError,
   InputError,
+  NotAllowedError,
   NotFoundError,
   stringifyError,
 } from '@backstage/errors';
@@ -29,6 +30,12 @@ import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from '../receivers/ReceiverManager';
 import { Actor, TokenRotator } from '../tokens/TokenRotator';
 import { GitLabCredentialLookup } from '../tokens/GitLabCredentialLookup';
+import {
+  ObjectOwner,
+  ObjectOwnerStore,
+  OwnedObjectKey,
+} from '../database/ObjectOwnerStore';
+import { Tenancy, TenantPlacement } from '../tenancy';
 import { fluxManifests, FluxManifest, secretNameFor } from './manifests';
 
 /** A validated request, as the router hands it over. */
@@ -37,11 +44,22 @@ export type BootstrapInput = Required<
 > &
   Pick<
     FluxBootstrapRequest,
-    'name' | 'insecure' | 'credential' | 'clusters'
+    'name' | 'insecure' | 'credential' | 'clusters' | 'privileged'
   > & {
     /** The canonical ref of an entity the caller may manage. */
     entityRef: string;
+    /** The entity's owners (full refs), which the tenancy map is read with. */
+    owners: string[];
   };
+
+/** Where one cluster's objects go, and as whom its Kustomization runs. */
+interface Placement {
+  cluster: GitOpsCluster;
+  path: string;
+  namespace: string;
+  /** Absent: privileged, with the controller's own rights. */
+  tenant?: TenantPlacement;
+}
 
 const DEFAULT_READY_TIMEOUT_MS = 5 * 60_000;
 
@@ -101,6 +119,10 @@ export class FluxBootstrapper {
       readyTimeoutMs: number;
       /** Loopback or link-local hosts a URL may point at nonetheless (`gitops.registration`). */
       allowedLocalHosts: string[];
+      /** The platform's map of owners to tenant namespaces and service accounts. */
+      tenancy: Pick<Tenancy, 'placementOf'>;
+      /** Which entity each object the backend created belongs to. */
+      owners: ObjectOwnerStore;
       logger: LoggerService;
     },
   ) {}
@@ -109,23 +131,22 @@ export class FluxBootstrapper {
     input: BootstrapInput,
     { actor }: Actor,
   ): Promise<FluxBootstrapResult> {
+    // Where the objects may go is part of the authorization: decided before any
+    // DNS, Git host or cluster call.
+    const placements = input.clusters.map(c => this.placementOf(input, c));
     const repository = this.repositoryOf(input.url);
-    // The clusters' Flux would fetch it: not their own loopback or a metadata service.
-    const local = await repositoryHostProblem(
-      repository,
-      this.options.allowedLocalHosts,
-    );
-    if (local) throw new InputError(`Invalid url: ${local}`);
     const name = input.name ?? defaultName(repository);
     if (!DNS_LABEL.test(name) || name.length > 63) {
       throw new InputError(
         `"${name}" is not a valid Flux object name: lower-case letters, digits and '-', at most 63 characters`,
       );
     }
-    const clusters = input.clusters.map(({ name: cluster, path }) => ({
-      cluster: this.requireCluster(cluster),
-      path,
-    }));
+    // The clusters' Flux would fetch it: not their own loopback or a metadata service.
+    const local = await repositoryHostProblem(
+      repository,
+      this.options.allowedLocalHosts,
+    );
+    if (local) throw new InputError(`Invalid url: ${local}`);
     const project =
       input.credential === false
         ? undefined
@@ -137,8 +158,7 @@ export class FluxBootstrapper {
     }
     const secretName = project ? secretNameFor(name) : undefined;
 
-    const planned = clusters.map(({ cluster, path }) => {
-      const namespace = cluster.settings.fluxNamespace;
+    const planned = placements.map(({ cluster, path, namespace, tenant }) => {
       const manifests = fluxManifests({
         repository,
         url: input.url,
@@ -149,10 +169,20 @@ export class FluxBootstrapper {
         path,
         insecure: input.insecure,
         secretName,
+        tenant,
       });
       for (const manifest of manifests) this.refuseForeign(cluster, manifest);
       return { cluster: cluster.name, namespace, manifests };
     });
+    const ownedObjects = planned.flatMap(
+      ({ cluster, namespace, manifests }) => [
+        ...manifests.map(m => ({ cluster, kind: m.kind, namespace, name })),
+        ...(secretName
+          ? [{ cluster, kind: 'Secret', namespace, name: secretName }]
+          : []),
+      ],
+    );
+    await this.refuseOthers(ownedObjects, input.entityRef);
 
     // The API servers validate every object before anything is written.
     let credentialInPlace = !!secretName;
@@ -182,6 +212,13 @@ export class FluxBootstrapper {
       entry =>
         parseRepositoryUrl(entry.url).normalized === repository.normalized,
     );
+    // Recorded before anything is written: of two entities bootstrapping one name at
+    // once, one gets the objects and the other a 409.
+    const { conflicts, claimed } = await this.options.owners.claim(
+      ownedObjects,
+      { entityRef: input.entityRef, createdBy: actor },
+    );
+    if (conflicts.length > 0) throw ownedByOthers(conflicts);
     const registered =
       existing ??
       (await this.options.deliveries.upsert({
@@ -242,6 +279,7 @@ export class FluxBootstrapper {
       }
     } catch (error) {
       await this.undo(written);
+      await this.options.owners.release(claimed, input.entityRef);
       if (!existing) await this.options.deliveries.delete(registered.id);
       this.options.logger.warn(
         `Bootstrapping ${repository.normalized} for ${
@@ -295,6 +333,59 @@ export class FluxBootstrapper {
       );
     }
     return repository;
+  }
+
+  /**
+   * The tenant namespace and service account of the entity's owner on the cluster, or
+   * the Flux namespace for a privileged bootstrap (authorized by the router). A cluster
+   * without a tenant for the owner, or another namespace, is refused.
+   */
+  private placementOf(
+    input: BootstrapInput,
+    requested: BootstrapInput['clusters'][number],
+  ): Placement {
+    const cluster = this.requireCluster(requested.name);
+    if (input.privileged) {
+      return {
+        cluster,
+        path: requested.path,
+        namespace: requested.namespace ?? cluster.settings.fluxNamespace,
+      };
+    }
+    const tenant = this.options.tenancy.placementOf(input.owners, cluster.name);
+    if (!tenant) {
+      throw new NotAllowedError(
+        `${input.entityRef} has no tenant on cluster ${
+          cluster.name
+        }: gitops.tenancy.tenants maps no namespace to its owner (${
+          input.owners.join(', ') || 'none'
+        }); ask a platform administrator to add one, or to bootstrap it privileged`,
+      );
+    }
+    if (requested.namespace && requested.namespace !== tenant.namespace) {
+      throw new NotAllowedError(
+        `Namespace ${requested.namespace} on cluster ${cluster.name} is not the tenant namespace of ${input.entityRef}'s owner (${tenant.namespace})`,
+      );
+    }
+    return {
+      cluster,
+      path: requested.path,
+      namespace: tenant.namespace,
+      tenant,
+    };
+  }
+
+  /**
+   * Objects another entity owns are theirs; objects labelled as the backend's with no
+   * recorded owner (made before owners were recorded) are nobody's to take over.
+   */
+  private async refuseOthers(
+    objects: OwnedObjectKey[],
+    entityRef: string,
+  ): Promise<void> {
+    const owners = await this.options.owners.ownersOf(objects);
+    const others = owners.filter(owner => owner.entityRef !== entityRef);
+    if (others.length > 0) throw ownedByOthers(others);
   }
 
   private requireCluster(name: string): GitOpsCluster {
@@ -446,6 +537,17 @@ export class FluxBootstrapper {
         );
     }
   }
+}
+
+function ownedByOthers(owners: ObjectOwner[]): ConflictError {
+  return new ConflictError(
+    `${owners
+      .map(
+        o =>
+          `${o.kind} ${o.namespace}/${o.name} on ${o.cluster} belongs to ${o.entityRef}`,
+      )
+      .join(', ')}; choose another name`,
+  );
 }
 
 function statusMessage(error: ApiException<unknown>): string {

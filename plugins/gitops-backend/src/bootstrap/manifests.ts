@@ -16,6 +16,11 @@ export interface ManifestInput {
   insecure?: boolean;
   /** The Secret holding the source's credential, when it has one. */
   secretName?: string;
+  /**
+   * The tenant's service account the Kustomization is applied as, and the namespace its
+   * objects go to; absent only for a privileged bootstrap (the controller's own rights).
+   */
+  tenant?: { serviceAccountName: string };
 }
 
 export interface FluxManifest {
@@ -72,6 +77,13 @@ export function fluxManifests(input: ManifestInput): FluxManifest[] {
       path: `./${input.path}`,
       prune: true,
       sourceRef: { kind: source.kind, name: input.name },
+      // Flux's multi-tenancy: applied as the tenant, into the tenant's namespace.
+      ...(input.tenant
+        ? {
+            serviceAccountName: input.tenant.serviceAccountName,
+            targetNamespace: input.namespace,
+          }
+        : {}),
     },
   };
   return [source, kustomization];

@@ -9,10 +9,12 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import { NotFoundError } from '@backstage/errors';
 import {
-  canonicalEntityRef,
   entityForRef,
   parseInput,
+  prospectiveEntityFor,
+  requireClusterManage,
 } from '../service/requestHelpers';
+import { ownersOf } from '../tenancy';
 import { FluxBootstrapper } from './FluxBootstrapper';
 
 /** A path inside the repository: relative, no `.`/`..` segments, `./` and `/` trimmed. */
@@ -49,7 +51,18 @@ const bootstrapBody = z
     clusters: z
       .array(
         z
-          .object({ name: z.string().min(1).max(253), path: repositoryPath })
+          .object({
+            name: z.string().min(1).max(253),
+            path: repositoryPath,
+            namespace: z
+              .string()
+              .max(63)
+              .regex(
+                /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+                'is not a namespace name',
+              )
+              .optional(),
+          })
           .strict(),
       )
       .min(1)
@@ -69,12 +82,16 @@ const bootstrapBody = z
     insecure: z.boolean().optional(),
     credential: z.boolean().optional(),
     dryRun: z.boolean().default(false),
+    privileged: z.boolean().default(false),
+    owner: z.string().min(1).max(512).optional(),
   })
   .strict();
 
 /**
- * `POST /flux/bootstrap` (`gitops.entity.manage` on the entity): wire a delivery
- * repository to Flux on the given clusters; with `dryRun`, validate and render only.
+ * `POST /flux/bootstrap` (`gitops.entity.manage` on the entity; `privileged` also needs
+ * `gitops.cluster.manage`): wire a delivery repository to Flux on the given clusters;
+ * with `dryRun`, validate and render only. Every permission is checked before any
+ * other work (no Git host, cluster or DNS call), dry runs included.
  */
 export function createBootstrapRoutes(options: {
   bootstrapper: Pick<FluxBootstrapper, 'bootstrap'>;
@@ -88,30 +105,34 @@ export function createBootstrapRoutes(options: {
 
   router.post('/flux/bootstrap', async (req, res) => {
     const body = parseInput(bootstrapBody, req.body ?? {}, 'request body');
-    const { entityRef, actor } = await entityForRef(
+    const services = { catalog, httpAuth, permissions };
+    const { entity, entityRef, actor } = await entityForRef(
       req,
       body.entityRef,
-      { catalog, httpAuth, permissions },
+      services,
       gitopsEntityManagePermission,
     ).catch(async error => {
-      // A template's dry run names the entity it is about to create: the catalog does
-      // not have it yet, and a dry run writes nothing, so it is validated all the same.
-      if (!(body.dryRun && error instanceof NotFoundError)) throw error;
-      const credentials = await httpAuth.credentials(req, {
-        allow: ['user', 'service'],
-      });
-      return {
-        entityRef: canonicalEntityRef(body.entityRef),
-        actor:
-          credentials.principal.type === 'user'
-            ? credentials.principal.userEntityRef
-            : credentials.principal.subject,
-      };
+      // A template's dry run names the entity it is about to create, with its owner:
+      // authorized as that entity would be, by the same policy.
+      if (!(body.dryRun && body.owner && error instanceof NotFoundError)) {
+        throw error;
+      }
+      return prospectiveEntityFor(
+        req,
+        body.entityRef,
+        body.owner,
+        services,
+        gitopsEntityManagePermission,
+      );
     });
+    if (body.privileged) {
+      await requireClusterManage(req, { httpAuth, permissions });
+    }
     const result = await bootstrapper.bootstrap(
       {
         ...body,
         entityRef,
+        owners: ownersOf(entity),
         ref: body.ref ?? (body.url.startsWith('oci://') ? 'latest' : 'main'),
       },
       { actor },

@@ -44,6 +44,10 @@ export const spec = {
                 "path": {
                   "type": "string",
                   "description": "The Kustomization's path, relative to the repository root."
+                },
+                "namespace": {
+                  "type": "string",
+                  "description": "Where the objects go: the tenant namespace gitops.tenancy.tenants maps the entity's owner to on this cluster (the default), or the Flux namespace with privileged. Any other namespace is refused (403)."
                 }
               },
               "required": [
@@ -71,6 +75,14 @@ export const spec = {
           },
           "dryRun": {
             "type": "boolean"
+          },
+          "privileged": {
+            "type": "boolean",
+            "description": "Run the Kustomizations with kustomize-controller's own rights in the Flux namespace, not as the tenant's service account (default false); needs gitops.cluster.manage."
+          },
+          "owner": {
+            "type": "string",
+            "description": "For a dry run naming an entity the catalog does not have yet (a template's): the owner it will have; the dry run is authorized as for such an entity."
           }
         },
         "required": [
@@ -1482,7 +1494,7 @@ export const spec = {
       "post": {
         "operationId": "BootstrapFlux",
         "summary": "Wires a delivery repository to Flux on clusters (gitops.entity.manage on the entity).",
-        "description": "Registers the repository for the entity and, on each cluster, server-side applies a source (GitRepository or OCIRepository) and a Kustomization named after the repository, in the cluster's Flux namespace. For a repository on a GitLab of integrations.gitlab, a project deploy token with read_repository (Git) or read_registry (OCI) is created and written into a new Secret the source uses; the managed Receiver follows within the receiver task's 15 s. Answers once the sources are Ready, with each Kustomization's Ready state; if a source is not Ready everything written is removed (409). Every object is validated by the API servers (dryRun=All) before anything is written; with dryRun nothing is written and the answer is 200 with the objects. An unknown cluster, a path leaving the repository or an object the cluster refuses is a 400; an object of the same name Backstage did not create is a 409.",
+        "description": "Registers the repository for the entity and, on each cluster, server-side applies a source (GitRepository or OCIRepository) and a Kustomization named after the repository, in the tenant namespace the platform maps the entity's owner to (gitops.tenancy.tenants), the Kustomization applied as the tenant's service account into that namespace (serviceAccountName, targetNamespace); with privileged (gitops.cluster.manage), in the Flux namespace with the controller's own rights. The permission is checked before anything else: an entity the caller cannot see is a 404, one they may not manage a 403, a cluster without a tenant for the owner or another namespace a 403, dry runs included. For a repository on a GitLab of integrations.gitlab, a project deploy token with read_repository (Git) or read_registry (OCI) is created and written into a new Secret the source uses; the managed Receiver follows within the receiver task's 15 s. Answers once the sources are Ready, with each Kustomization's Ready state; if a source is not Ready everything written is removed (409). Every object is validated by the API servers (dryRun=All) before anything is written; with dryRun nothing is written and the answer is 200 with the objects. An unknown cluster, a path leaving the repository or an object the cluster refuses is a 400; an object of the same name Backstage did not create, or created for another entity, is a 409.",
         "requestBody": {
           "required": true,
           "content": {

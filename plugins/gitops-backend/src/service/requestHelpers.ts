@@ -24,6 +24,9 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import { gitopsClusterManagePermission } from '@backstage-gitops/plugin-gitops-common';
+import { permissionRules as catalogPermissionRules } from '@backstage/plugin-catalog-backend/alpha';
+import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
+import { canonicalOwnerRef } from '../tenancy';
 import { z } from 'zod';
 
 /** Validates input with zod; a failure is a 400 naming every problem. */
@@ -148,11 +151,63 @@ export async function entityForRef(
     entityRef,
     credentials,
   );
-  const actor =
-    credentials.principal.type === 'user'
-      ? credentials.principal.userEntityRef
-      : credentials.principal.subject;
-  return { entity, entityRef, credentials, actor };
+  return { entity, entityRef, credentials, actor: actorOf(credentials) };
+}
+
+/**
+ * An entity the catalog does not have yet (a template's dry run names the entity it is
+ * about to register), authorized as if it existed with `owner`: the policy's conditional
+ * decision is applied to it with the catalog's own permission rules, so the policy that
+ * decides for registered entities decides here too. Refused: a 403, as for an entity.
+ */
+export async function prospectiveEntityFor(
+  req: Request,
+  ref: string,
+  owner: string,
+  services: Pick<EntityServices, 'httpAuth' | 'permissions'>,
+  permission: ResourcePermission,
+): Promise<EntityOfRequest> {
+  const entityRef = canonicalEntityRef(ref);
+  const { kind, namespace, name } = parseEntityRef(entityRef);
+  let ownerRef: string;
+  try {
+    ownerRef = canonicalOwnerRef(owner, namespace);
+  } catch (error) {
+    throw new InputError(`Invalid owner "${owner}": ${stringifyError(error)}`);
+  }
+  const entity: Entity = {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind,
+    metadata: { namespace, name },
+    spec: { owner: ownerRef },
+    relations: [{ type: 'ownedBy', targetRef: ownerRef }],
+  };
+  const credentials = await services.httpAuth.credentials(req, {
+    allow: ['user', 'service'],
+  });
+  const [decision] = await services.permissions.authorizeConditional(
+    [{ permission }],
+    { credentials },
+  );
+  if (!entityAuthorizer(decision, entity)) {
+    throw new NotAllowedError(
+      `Not allowed to ${permission.name} on ${entityRef} (owned by ${ownerRef})`,
+    );
+  }
+  return { entity, entityRef, credentials, actor: actorOf(credentials) };
+}
+
+const entityAuthorizer = createConditionAuthorizer(
+  Object.values(catalogPermissionRules),
+);
+
+function actorOf(credentials: BackstageCredentials): string {
+  const principal = credentials.principal as
+    | BackstageUserPrincipal
+    | BackstageServicePrincipal;
+  return principal.type === 'user'
+    ? principal.userEntityRef
+    : principal.subject;
 }
 
 /** The caller's credentials, after checking a basic (non-resource) permission (a 403 otherwise). */

@@ -32,6 +32,14 @@ export const deliveryInput: Record<keyof DeliveryInput, FieldSchema> = {
       .describe(
         'The catalog entity the repository delivers, e.g. component:default/my-service',
       ),
+  owner: (zod: Zod) =>
+    zod
+      .string()
+      .min(1)
+      .describe(
+        "The entity's owner (e.g. group:default/team-a): a dry run for an entity the catalog does not have yet is authorized, and placed in the owner's tenant namespace, as that entity would be",
+      )
+      .optional(),
   repoUrl: (zod: Zod) =>
     zod
       .string()
@@ -84,6 +92,7 @@ export const deliveryInput: Record<keyof DeliveryInput, FieldSchema> = {
 
 export interface DeliveryInput {
   entityRef: string;
+  owner?: string;
   repoUrl: string;
   clusters: string[];
   path?: string;
@@ -135,6 +144,7 @@ export function bootstrapRequest(
       path: pattern.replace(/\{cluster\}/g, name),
     })),
     dryRun,
+    ...(input.owner ? { owner: input.owner } : {}),
     ...(input.ref ? { ref: input.ref } : {}),
     ...(input.name ? { name: input.name } : {}),
     ...(input.interval ? { interval: input.interval } : {}),

@@ -13,6 +13,7 @@ export const registerExamples: TemplateExample[] = [
           name: 'Wire to Flux',
           input: {
             entityRef: 'component:default/my-service',
+            owner: 'group:default/team-a',
             repoUrl: 'https://gitlab.example.com/team/my-service.git',
             clusters: ['dev', 'prod'],
             path: 'deploy/{cluster}',

@@ -1,0 +1,109 @@
+import { DatabaseService } from '@backstage/backend-plugin-api';
+import { Knex } from 'knex';
+import { migratedClient, toIso } from './migrations';
+import {
+  ObjectOwner,
+  ObjectOwnerStore,
+  OwnedObjectKey,
+} from './ObjectOwnerStore';
+
+const TABLE = 'gitops_object_owners';
+
+interface Row {
+  cluster: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  entity_ref: string;
+  created_by: string;
+  created_at: Date | string;
+}
+
+const keyOf = (o: OwnedObjectKey) =>
+  [o.cluster, o.kind, o.namespace, o.name].join('\n');
+
+/** The knex implementation of {@link ObjectOwnerStore} (SQLite and PostgreSQL). */
+export class DatabaseObjectOwnerStore implements ObjectOwnerStore {
+  static async create(options: {
+    database: DatabaseService;
+  }): Promise<DatabaseObjectOwnerStore> {
+    return new DatabaseObjectOwnerStore(await migratedClient(options.database));
+  }
+
+  private constructor(private readonly db: Knex) {}
+
+  async claim(
+    objects: OwnedObjectKey[],
+    owner: { entityRef: string; createdBy: string },
+  ) {
+    return this.db.transaction(async tx => {
+      const existing = await this.read(tx, objects);
+      const conflicts = existing.filter(o => o.entityRef !== owner.entityRef);
+      if (conflicts.length > 0) return { conflicts, claimed: [] };
+      const held = new Set(existing.map(keyOf));
+      const unique = new Map(objects.map(o => [keyOf(o), o]));
+      const claimed = [...unique.values()].filter(o => !held.has(keyOf(o)));
+      if (claimed.length > 0) {
+        const now = new Date();
+        // A concurrent claim of the same object fails on the primary key: the
+        // transaction is rolled back and the caller sees the error, never two owners.
+        await tx<Row>(TABLE).insert(
+          claimed.map(o => ({
+            cluster: o.cluster,
+            kind: o.kind,
+            namespace: o.namespace,
+            name: o.name,
+            entity_ref: owner.entityRef,
+            created_by: owner.createdBy,
+            created_at: now,
+          })),
+        );
+      }
+      return { conflicts: [], claimed };
+    });
+  }
+
+  async release(objects: OwnedObjectKey[], entityRef: string) {
+    for (const o of objects) {
+      await this.db<Row>(TABLE)
+        .where({
+          cluster: o.cluster,
+          kind: o.kind,
+          namespace: o.namespace,
+          name: o.name,
+          entity_ref: entityRef,
+        })
+        .delete();
+    }
+  }
+
+  async ownersOf(objects: OwnedObjectKey[]) {
+    return this.read(this.db, objects);
+  }
+
+  private async read(
+    db: Knex | Knex.Transaction,
+    objects: OwnedObjectKey[],
+  ): Promise<ObjectOwner[]> {
+    if (objects.length === 0) return [];
+    const rows = await db<Row>(TABLE).where(builder => {
+      for (const o of objects) {
+        builder.orWhere({
+          cluster: o.cluster,
+          kind: o.kind,
+          namespace: o.namespace,
+          name: o.name,
+        });
+      }
+    });
+    return rows.map(row => ({
+      cluster: row.cluster,
+      kind: row.kind,
+      namespace: row.namespace,
+      name: row.name,
+      entityRef: row.entity_ref,
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at),
+    }));
+  }
+}

@@ -1,0 +1,2 @@
+export { Tenancy, canonicalOwnerRef, ownersOf } from './Tenancy';
+export type { TenantPlacement, TenantConfig } from './Tenancy';
