@@ -63,7 +63,7 @@ const podinfo: Entity = {
 /**
  * The policy under test, as an adopter would write it (see the demo's
  * permissionPolicy.ts): a reader may only read entities; every other user also reads
- * the token inventory; an entity's owner acts on it; an admin may do everything. A
+ * the clusters and the token inventory; an entity's owner acts on it; an admin may do everything. A
  * service token without access restrictions is allowed everything, as Backstage's
  * ServerPermissionClient decides for service principals.
  */
@@ -80,6 +80,7 @@ async function decide(
     case 'gitops.entity.read':
       return AuthorizeResult.ALLOW;
     case 'gitops.tokens.read':
+    case 'gitops.cluster.read':
       return user === USERS.reader
         ? AuthorizeResult.DENY
         : AuthorizeResult.ALLOW;
@@ -202,6 +203,10 @@ describe('who may do what, and where secrets go', () => {
         mockServices.rootConfig.factory({
           data: pushBackendConfig(world, WEBHOOK_SECRET, {
             encryptionSecret: ENCRYPTION_SECRET,
+            // The entity's owner is a team of one, with its tenant on every cluster.
+            tenancy: {
+              tenants: [{ owner: USERS.owner, namespace: 'team-apps' }],
+            },
           }),
         }),
         catalogServiceMock.factory({ entities: [podinfo] }),
@@ -315,7 +320,8 @@ describe('who may do what, and where secrets go', () => {
     {
       name: 'GET /clusters',
       send: (_, as) => call('get', '/api/gitops/clusters', as(_)),
-      expected: READ_ALL,
+      expected: { ...READ_ALL, reader: 403 },
+      refused: /gitops\.cluster\.read/,
     },
     {
       name: 'POST /clusters',

@@ -58,6 +58,17 @@ export const gitopsClusterManagePermission = createPermission({
 });
 
 /**
+ * See the clusters the backend watches, their GitOps settings and health (never a
+ * token): `GET /clusters`.
+ *
+ * @public
+ */
+export const gitopsClusterReadPermission = createPermission({
+  name: 'gitops.cluster.read',
+  attributes: { action: 'read' },
+});
+
+/**
  * See the credentials Flux uses (metadata and fingerprints only) and their report.
  *
  * @public
@@ -88,6 +99,7 @@ export const gitopsPermissions = [
   gitopsEntitySuspendPermission,
   gitopsEntityManagePermission,
   gitopsClusterManagePermission,
+  gitopsClusterReadPermission,
   gitopsTokensReadPermission,
   gitopsTokensManagePermission,
 ];

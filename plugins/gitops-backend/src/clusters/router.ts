@@ -8,7 +8,11 @@ import Router from 'express-promise-router';
 import { ClusterRegistry, clusterRegistrationSchema } from './ClusterRegistry';
 import { GitOpsCluster } from './types';
 import type { ClusterHealth } from '../cache/types';
-import { requireClusterManage } from '../service/requestHelpers';
+import { gitopsClusterReadPermission } from '@backstage-gitops/plugin-gitops-common';
+import {
+  requireBasicPermission,
+  requireClusterManage,
+} from '../service/requestHelpers';
 
 export type { ClusterHealth };
 
@@ -44,7 +48,12 @@ export function createClusterRoutes(options: {
     requireClusterManage(req, { httpAuth, permissions });
 
   router.get('/clusters', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await requireBasicPermission(
+      req,
+      { httpAuth, permissions },
+      gitopsClusterReadPermission,
+      'see the GitOps clusters',
+    );
     res.json({
       items: registry.list().map(cluster => toView(cluster, health)),
     });

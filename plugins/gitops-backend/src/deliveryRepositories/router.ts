@@ -93,11 +93,6 @@ export function createDeliveryRepositoryRoutes(options: {
     } catch (error) {
       throw new InputError(stringifyError(error));
     }
-    const local = await repositoryHostProblem(
-      repository,
-      options.allowedLocalHosts,
-    );
-    if (local) throw new InputError(`Invalid url: ${local}`);
     const unknown = (body.clusters ?? []).filter(name => !clusters.get(name));
     if (unknown.length > 0) {
       throw new InputError(
@@ -119,6 +114,12 @@ export function createDeliveryRepositoryRoutes(options: {
       entityRef,
       credentials,
     );
+    // Resolved only for a caller who may register: no DNS lookup on anyone's behalf.
+    const local = await repositoryHostProblem(
+      repository,
+      options.allowedLocalHosts,
+    );
+    if (local) throw new InputError(`Invalid url: ${local}`);
     const stored = await store.upsert({
       entityRef,
       url: body.url,
