@@ -131,9 +131,6 @@ export class FluxBootstrapper {
     input: BootstrapInput,
     { actor }: Actor,
   ): Promise<FluxBootstrapResult> {
-    // Where the objects may go is part of the authorization: decided before any
-    // DNS, Git host or cluster call.
-    const placements = input.clusters.map(c => this.placementOf(input, c));
     const repository = this.repositoryOf(input.url);
     const name = input.name ?? defaultName(repository);
     if (!DNS_LABEL.test(name) || name.length > 63) {
@@ -141,6 +138,9 @@ export class FluxBootstrapper {
         `"${name}" is not a valid Flux object name: lower-case letters, digits and '-', at most 63 characters`,
       );
     }
+    // Where the objects may go is part of the authorization: decided before any
+    // DNS, Git host or cluster call.
+    const placements = input.clusters.map(c => this.placementOf(input, c));
     // The clusters' Flux would fetch it: not their own loopback or a metadata service.
     const local = await repositoryHostProblem(
       repository,
