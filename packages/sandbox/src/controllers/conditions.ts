@@ -109,11 +109,15 @@ export class Conditions {
     this.items = this.items.filter(c => c.type !== type);
   }
 
+  /** fluxcd/pkg/runtime/conditions MarkReconciling: also deletes Stalled. */
   markReconciling(reason: string, message: string): void {
+    this.delete(STALLED);
     this.markTrue(RECONCILING, reason, message);
   }
 
+  /** fluxcd/pkg/runtime/conditions MarkStalled: also deletes Reconciling. */
   markStalled(reason: string, message: string): void {
+    this.delete(RECONCILING);
     this.markTrue(STALLED, reason, message);
   }
 

@@ -6,6 +6,7 @@ import { FluxFaults } from './faults';
 import { startHelmController } from './helm';
 import { startKustomizeController } from './kustomize';
 import { startSourceController, type SshTransport } from './source';
+import type { TenancyOptions } from './tenancy';
 import { startWorkloadController } from './workloads';
 
 export { ArtifactStorage, DEFAULT_ARTIFACT_HOSTNAME } from './artifacts';
@@ -45,6 +46,7 @@ export type { KustomizeControllerOptions } from './kustomize';
 export { startHelmController } from './helm';
 export type { HelmControllerOptions } from './helm';
 export { startWorkloadController } from './workloads';
+export type { TenancyOptions } from './tenancy';
 export type { WorkloadControllerOptions } from './workloads';
 
 export interface StartFluxControllersOptions {
@@ -69,6 +71,14 @@ export interface StartFluxControllersOptions {
   maxRetryDelayMs?: number;
   /** Host in `status.artifact.url`. Default `source-controller.flux-system.svc.cluster.local.`. */
   artifactHostname?: string;
+  /**
+   * kustomize-controller's and helm-controller's `--default-service-account`: objects
+   * without `spec.serviceAccountName` are applied as this account of their namespace.
+   * Default none (the controllers' own rights).
+   */
+  defaultServiceAccount?: string;
+  /** Their `--no-cross-namespace-refs=true`. Default false. */
+  noCrossNamespaceRefs?: boolean;
 }
 
 export interface FluxControllers {
@@ -115,6 +125,10 @@ export async function startFluxControllers(
     minRetryDelayMs: options.minRetryDelayMs,
     maxRetryDelayMs: options.maxRetryDelayMs,
   };
+  const tenancy: TenancyOptions = {
+    defaultServiceAccount: options.defaultServiceAccount,
+    noCrossNamespaceRefs: options.noCrossNamespaceRefs,
+  };
   const running = [
     startSourceController({
       ...shared,
@@ -123,11 +137,13 @@ export async function startFluxControllers(
     }),
     startKustomizeController({
       ...shared,
+      ...tenancy,
       workDir: join(workDir, 'kustomize-controller'),
       healthCheckIntervalMs: options.healthCheckIntervalMs,
     }),
     startHelmController({
       ...shared,
+      ...tenancy,
       workDir: join(workDir, 'helm-controller'),
       healthCheckIntervalMs: options.healthCheckIntervalMs,
     }),

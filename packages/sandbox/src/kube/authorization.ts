@@ -40,7 +40,11 @@ export interface RequestAttributes {
   name?: string;
 }
 
-function allows(rule: PolicyRule, request: RequestAttributes): boolean {
+/** Whether one rule allows the request: the RBAC authorizer's rule matching. */
+export function ruleAllows(
+  rule: PolicyRule,
+  request: RequestAttributes,
+): boolean {
   const resource = request.subresource
     ? `${request.resource}/${request.subresource}`
     : request.resource;
@@ -60,6 +64,29 @@ function allows(rule: PolicyRule, request: RequestAttributes): boolean {
     (rule.resourceNames === undefined ||
       (request.name !== undefined && rule.resourceNames.includes(request.name)))
   );
+}
+
+/** Throws the 403 Forbidden StoreError, as `user`, when no rule allows the request. */
+export function authorizeRules(
+  user: string,
+  rules: readonly PolicyRule[],
+  request: RequestAttributes,
+): void {
+  if (!rules.some(rule => ruleAllows(rule, request)))
+    throw forbidden(user, request);
+}
+
+/**
+ * The namespace RBAC sees for an object: for a Namespace itself its own name (as the API
+ * server's RequestInfo has it), for other cluster-scoped kinds none.
+ */
+export function rbacNamespace(
+  type: { group: string; kind: string; namespaced: boolean },
+  namespace: string | undefined,
+  name: string | undefined,
+): string | undefined {
+  if (type.group === '' && type.kind === 'Namespace') return name;
+  return type.namespaced ? namespace : undefined;
 }
 
 /** The 403 of the RBAC authorizer, message shape as the real API server words it. */
@@ -115,7 +142,6 @@ export class TokenAuthorizer {
 
   /** Throws the 403 Forbidden StoreError when no rule allows the request. */
   authorize(grant: TokenGrant, request: RequestAttributes): void {
-    if (!grant.rules.some(rule => allows(rule, request)))
-      throw forbidden(grant.user, request);
+    authorizeRules(grant.user, grant.rules, request);
   }
 }

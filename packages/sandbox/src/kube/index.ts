@@ -17,8 +17,15 @@ export type { KubeApiServer, KubeApiServerOptions } from './server';
 export { certificateAuthorityData, generateKubeTls } from './tls';
 export type { KubeTlsMaterial, KubeTlsOptions } from './tls';
 export { CLUSTER_ADMIN_RULES } from './authorization';
-export { rulesForServiceAccount } from './rbac';
-export type { ServiceAccountRef } from './rbac';
+export {
+  rulesForIdentity,
+  rulesForServiceAccount,
+  rulesFromStore,
+  serviceAccountIdentity,
+} from './rbac';
+export type { RbacIdentity, ServiceAccountRef } from './rbac';
+export { impersonate } from './impersonation';
+export { BOOTSTRAP_RBAC } from './bootstrapRbac';
 export type { PolicyRule, TokenGrant, Verb } from './authorization';
 export type { FaultState, KubeApiFaults } from './faults';
 export type { ServiceHandler } from './serviceProxy';

@@ -5,7 +5,14 @@ import {
   statusOf,
   type TestCluster,
 } from './__testUtils__/cluster';
-import { rulesForServiceAccount } from './rbac';
+import {
+  rulesForServiceAccount,
+  rulesFromStore,
+  serviceAccountIdentity,
+} from './rbac';
+import { impersonate } from './impersonation';
+import { createClusterStore } from './store';
+import { loadResourceTypes } from './resourceTypes';
 import { TokenAuthorizer, RequestAttributes } from './authorization';
 
 const DEPLOY = readFileSync(
@@ -199,5 +206,144 @@ describe('server-side apply authorization', () => {
     const applied = await apply('2');
     expect(applied.status).toBe(200);
     expect((await applied.json()).data).toEqual({ value: '2' });
+  });
+});
+
+describe('rules from the RBAC objects stored in the cluster', () => {
+  const RBAC = 'rbac.authorization.k8s.io/v1';
+  const account = { name: 'deployer', namespace: 'apps' };
+  const user = 'system:serviceaccount:apps:deployer';
+
+  async function clusterStore() {
+    const store = createClusterStore({
+      clusterName: 'test',
+      types: await loadResourceTypes(),
+      initialNamespaces: ['default', 'apps'],
+    });
+    store.create({
+      apiVersion: RBAC,
+      kind: 'RoleBinding',
+      metadata: { name: 'deployer', namespace: 'apps' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'edit',
+      },
+      // A ServiceAccount subject without a namespace is the binding's namespace's.
+      subjects: [{ kind: 'ServiceAccount', name: 'deployer' }],
+    });
+    store.create({
+      apiVersion: RBAC,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'everyone-views' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'view',
+      },
+      subjects: [{ kind: 'Group', name: 'system:serviceaccounts' }],
+    });
+    return store;
+  }
+
+  it('starts with the bootstrap ClusterRoles and evaluates bindings to them with the shared rule matching', async () => {
+    const store = await clusterStore();
+    expect(
+      ['cluster-admin', 'admin', 'edit', 'view'].map(
+        name =>
+          store.get(
+            { apiVersion: RBAC, kind: 'ClusterRole' },
+            undefined,
+            name,
+          ) !== undefined,
+      ),
+    ).toEqual([true, true, true, true]);
+
+    const rules = rulesFromStore(store, serviceAccountIdentity(account));
+    const can = (request: RequestAttributes) => allowed(rules, request);
+    const configMaps = { group: '', resource: 'configmaps' };
+    expect(can({ verb: 'create', ...configMaps, namespace: 'apps' })).toBe(
+      true,
+    );
+    expect(can({ verb: 'create', ...configMaps, namespace: 'default' })).toBe(
+      false,
+    );
+    // Through its group, `view` everywhere; `edit` grants no RBAC objects.
+    expect(can({ verb: 'list', ...configMaps, namespace: 'default' })).toBe(
+      true,
+    );
+    expect(
+      can({
+        verb: 'create',
+        group: 'rbac.authorization.k8s.io',
+        resource: 'rolebindings',
+        namespace: 'apps',
+      }),
+    ).toBe(false);
+    // Another account of the namespace gets only the group's `view`.
+    expect(
+      rulesFromStore(
+        store,
+        serviceAccountIdentity({ name: 'other', namespace: 'apps' }),
+      ).some(rule => rule.verbs.includes('create')),
+    ).toBe(false);
+  });
+
+  it('authorizes an impersonated write by the stored RBAC: apply needs patch, then create', async () => {
+    const store = await clusterStore();
+    const client = impersonate(store, serviceAccountIdentity(account));
+    const configMap = (namespace: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'settings', namespace },
+      data: { a: '1' },
+    });
+    expect(
+      client.apply(configMap('apps'), { fieldManager: 'test' }).data,
+    ).toEqual({ a: '1' });
+    expect(() =>
+      client.apply(configMap('default'), { fieldManager: 'test' }),
+    ).toThrow(
+      `configmaps "settings" is forbidden: User "${user}" cannot patch resource "configmaps" in API group "" in the namespace "default"`,
+    );
+    expect(() =>
+      client.delete(
+        { apiVersion: RBAC, kind: 'ClusterRole' },
+        undefined,
+        'view',
+      ),
+    ).toThrow(
+      `clusterroles.rbac.authorization.k8s.io "view" is forbidden: User "${user}" cannot delete resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope`,
+    );
+
+    // patch alone: refused with `create` when the object does not exist yet.
+    store.create({
+      apiVersion: RBAC,
+      kind: 'Role',
+      metadata: { name: 'patcher', namespace: 'default' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['patch'] }],
+    });
+    store.create({
+      apiVersion: RBAC,
+      kind: 'RoleBinding',
+      metadata: { name: 'patcher', namespace: 'default' },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: 'patcher',
+      },
+      subjects: [
+        { kind: 'ServiceAccount', name: 'deployer', namespace: 'apps' },
+      ],
+    });
+    expect(() =>
+      client.apply(configMap('default'), { fieldManager: 'test' }),
+    ).toThrow(
+      `cannot create resource "configmaps" in API group "" in the namespace "default"`,
+    );
+    expect(
+      store.get({ apiVersion: 'v1', kind: 'ConfigMap' }, 'default', 'settings'),
+    ).toBeUndefined();
+    store.close();
   });
 });

@@ -114,6 +114,18 @@ const CORE_KINDS: KindDefinition[] = [
     module: 'kubernetes-models/v1',
   },
   {
+    group: '',
+    version: 'v1',
+    kind: 'ServiceAccount',
+    plural: 'serviceaccounts',
+    singular: 'serviceaccount',
+    namespaced: true,
+    statusSubresource: false,
+    shortNames: ['sa'],
+    nameRule: 'dns1123Subdomain',
+    module: 'kubernetes-models/v1',
+  },
+  {
     group: 'apps',
     version: 'v1',
     kind: 'Deployment',
@@ -127,6 +139,34 @@ const CORE_KINDS: KindDefinition[] = [
     applyDefaults: defaultDeployment,
     extraValidation: validateDeploymentSelector,
   },
+];
+
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
+function rbacKind(
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+): KindDefinition {
+  return {
+    group: RBAC_GROUP,
+    version: 'v1',
+    kind,
+    plural,
+    singular: kind.toLowerCase(),
+    namespaced,
+    statusSubresource: false,
+    nameRule: 'pathSegment',
+    module: `kubernetes-models/${RBAC_GROUP}/v1`,
+  };
+}
+
+/** RBAC, evaluated from these stored objects when a Flux controller impersonates an account. */
+const RBAC_KINDS: KindDefinition[] = [
+  rbacKind('Role', 'roles', true),
+  rbacKind('RoleBinding', 'rolebindings', true),
+  rbacKind('ClusterRole', 'clusterroles', false),
+  rbacKind('ClusterRoleBinding', 'clusterrolebindings', false),
 ];
 
 function fluxKind(
@@ -350,7 +390,7 @@ async function importModelModule(specifier: string): Promise<ModelModule> {
 }
 
 /**
- * The served types of a simulated cluster: core kinds plus the Flux kinds (both source
+ * The served types of a simulated cluster: core kinds, RBAC, plus the Flux kinds (both source
  * versions share storage; the store converts between them by apiVersion).
  */
 export async function loadResourceTypes(
@@ -359,6 +399,7 @@ export async function loadResourceTypes(
   const sourceVersions = options.sourceVersions ?? ['v1', 'v1beta2'];
   const definitions = [
     ...CORE_KINDS,
+    ...RBAC_KINDS,
     ...(options.flux === false
       ? []
       : [...sourceVersions.flatMap(sourceKinds), ...OTHER_FLUX_KINDS]),

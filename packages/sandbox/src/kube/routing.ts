@@ -1,4 +1,4 @@
-import type { Verb } from './authorization';
+import { rbacNamespace, type Verb } from './authorization';
 import type { ResourceType } from './types';
 
 /** A request for a resource, its collection or one of its subresources. */
@@ -115,9 +115,7 @@ export function verbFor(
 export function authorizationNamespace(
   route: ResourceRoute,
 ): string | undefined {
-  if (route.type.group === '' && route.type.kind === 'Namespace')
-    return route.name;
-  return route.namespace;
+  return rbacNamespace(route.type, route.namespace, route.name);
 }
 
 /** The path after `/proxy` of a service proxy URL, kept raw (not decoded), plus the query. */

@@ -177,6 +177,7 @@ describe('startKubeApiServer', () => {
         'helm.toolkit.fluxcd.io',
         'kustomize.toolkit.fluxcd.io',
         'notification.toolkit.fluxcd.io',
+        'rbac.authorization.k8s.io',
         'source.toolkit.fluxcd.io',
       ]);
       const notification = groups.groups.find(

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { apiVersionOf, compareVersionPriority } from './apiVersions';
+import { BOOTSTRAP_RBAC } from './bootstrapRbac';
 import {
   alreadyExists,
   invalidObject,
@@ -41,7 +42,11 @@ export interface ClusterStoreOptions {
   historyLimit?: number;
   /** How often watches that allow bookmarks get one. Default 60 s. */
   bookmarkIntervalMs?: number;
-  /** Namespaces present at start. Default: default, kube-system, kube-public, kube-node-lease. */
+  /**
+   * Namespaces present at start. Default: default, kube-system, kube-public, kube-node-lease.
+   * When RBAC is served, the bootstrap ClusterRoles (`cluster-admin`, `admin`, `edit`, `view`)
+   * and the `cluster-admin` ClusterRoleBinding are present at start too.
+   */
   initialNamespaces?: string[];
   /** The clock for timestamps. */
   now?: () => Date;
@@ -980,6 +985,11 @@ export function createClusterStore(
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
       { fieldManager: 'kube-apiserver' },
     );
+  }
+  // As kube-apiserver's RBAC bootstrap: the default ClusterRoles and their binding.
+  for (const object of BOOTSTRAP_RBAC) {
+    if (!typesByRef.has(typeKey(object.apiVersion, object.kind))) continue;
+    store.create(structuredClone(object), { fieldManager: 'kube-apiserver' });
   }
   return store;
 }

@@ -102,6 +102,8 @@ export interface ApplyOptions {
   fieldManager: string;
   force?: boolean;
   subresource?: 'status';
+  /** `?dryRun=All`: validate and compute the result, write nothing. */
+  dryRun?: boolean;
 }
 
 /** Keys are apiVersion ('v1', 'source.toolkit.fluxcd.io/v1') plus kind. */

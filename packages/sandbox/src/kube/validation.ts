@@ -33,7 +33,11 @@ const LABEL_VALUE = '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?';
 const QUALIFIED_NAME = '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
 
 /** The name rule a kind's registry enforces. */
-export type NameRule = 'dns1123Subdomain' | 'dns1123Label' | 'dns1035Label';
+export type NameRule =
+  | 'dns1123Subdomain'
+  | 'dns1123Label'
+  | 'dns1035Label'
+  | 'pathSegment';
 
 const NAME_RULES: Record<
   NameRule,
@@ -50,6 +54,12 @@ const NAME_RULES: Record<
     max: 63,
     explain:
       "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+  },
+  // RBAC objects (ValidateRBACName): any name usable as a URL path segment.
+  pathSegment: {
+    regex: '(?!\\.\\.?$)[^/%]+',
+    max: 253,
+    explain: "may not be '.' or '..' and may not contain '/' or '%'",
   },
   dns1035Label: {
     regex: DNS1035_LABEL,

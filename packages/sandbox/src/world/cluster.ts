@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   CLUSTER_ADMIN_RULES,
   KubeApiServer,
@@ -8,7 +7,11 @@ import {
   startKubeApiServer,
 } from '../kube';
 import { rulesForServiceAccount } from '../kube/rbac';
-import { FluxControllers, startFluxControllers } from '../controllers';
+import {
+  FluxControllers,
+  startFluxControllers,
+  type TenancyOptions,
+} from '../controllers';
 import {
   NotificationController,
   ReceiverServer,
@@ -16,6 +19,13 @@ import {
   startReceiverServer,
 } from '../controllers/notification';
 import { randomToken } from './secrets';
+import {
+  parseManifests,
+  readDeployManifest,
+  renderTenantManifest,
+  sandboxTenant,
+  type SandboxTenant,
+} from './tenants';
 
 export const FLUX_NAMESPACE = 'flux-system';
 
@@ -26,25 +36,36 @@ export const BACKSTAGE_SERVICE_ACCOUNT = {
 };
 export const BACKSTAGE_USER = `system:serviceaccount:${BACKSTAGE_SERVICE_ACCOUNT.namespace}:${BACKSTAGE_SERVICE_ACCOUNT.name}`;
 
-let backstageRules_: PolicyRule[] | undefined;
+/**
+ * The RBAC manifests adopters apply on a cluster with these tenants: `rbac.yaml`, then
+ * `tenant.yaml` once per tenant.
+ */
+function clusterManifests(tenants: readonly string[]): string {
+  return [
+    readDeployManifest('rbac.yaml'),
+    ...tenants.map(renderTenantManifest),
+  ].join('\n---\n');
+}
+
+const backstageRules_ = new Map<string, PolicyRule[]>();
 
 /**
  * What the GitOps backend may do on a sandbox cluster: exactly what the RBAC manifests
- * adopters apply grant (read from the repository's `deploy/`), so every test and the
+ * adopters apply grant (read from the repository's `deploy/`: rbac.yaml, plus tenant.yaml
+ * per tenant, which binds the backend in the tenant's namespace), so every test and the
  * demo run with the least privilege the product documents.
  */
-function backstageRules(): PolicyRule[] {
-  if (!backstageRules_) {
-    const path = join(
-      dirname(require.resolve('@backstage-gitops/sandbox/package.json')),
-      '../../deploy/kubernetes/rbac.yaml',
-    );
-    backstageRules_ = rulesForServiceAccount(
-      readFileSync(path, 'utf8'),
+export function backstageRules(tenants: readonly string[] = []): PolicyRule[] {
+  const key = tenants.join(',');
+  let rules = backstageRules_.get(key);
+  if (!rules) {
+    rules = rulesForServiceAccount(
+      clusterManifests(tenants),
       BACKSTAGE_SERVICE_ACCOUNT,
     );
+    backstageRules_.set(key, rules);
   }
-  return backstageRules_;
+  return rules;
 }
 
 export interface SandboxClusterOptions {
@@ -60,6 +81,13 @@ export interface SandboxClusterOptions {
   reconcileDelayMs?: number;
   /** Serve the Kubernetes API over HTTPS with a throwaway cluster CA (needs `openssl`). */
   tls?: boolean;
+  /** Flux tenants to create from `deploy/kubernetes/tenant.yaml` (namespace named after each). */
+  tenants?: readonly string[];
+  /**
+   * kustomize-controller's and helm-controller's multi-tenancy lockdown flags
+   * (`--default-service-account`, `--no-cross-namespace-refs`). Default off.
+   */
+  lockdown?: TenancyOptions;
 }
 
 export interface SandboxCluster {
@@ -72,6 +100,8 @@ export interface SandboxCluster {
   receiver: ReceiverServer;
   /** Bearer tokens: `admin` is cluster-admin, `backstage` what the GitOps backend gets. */
   tokens: { admin: string; backstage: string };
+  /** The Flux tenants created on the cluster. */
+  tenants: SandboxTenant[];
   stop(): Promise<void>;
 }
 
@@ -79,6 +109,7 @@ export interface SandboxCluster {
 export async function startSandboxCluster(
   options: SandboxClusterOptions,
 ): Promise<SandboxCluster> {
+  const tenants = options.tenants ?? [];
   const tokens = {
     admin: randomToken('k8s-admin'),
     backstage: randomToken('k8s-backstage'),
@@ -98,7 +129,7 @@ export async function startSandboxCluster(
       },
       [tokens.backstage]: {
         user: BACKSTAGE_USER,
-        rules: backstageRules(),
+        rules: backstageRules(tenants),
       },
     },
   });
@@ -118,6 +149,11 @@ export async function startSandboxCluster(
       ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 9292 }],
     },
   });
+  // As `kubectl apply -f deploy/kubernetes/rbac.yaml` and each tenant's tenant.yaml would:
+  // the stored RBAC the Flux controllers authorize impersonated writes against.
+  for (const object of parseManifests(clusterManifests(tenants))) {
+    store.create(object);
+  }
 
   const dataDir = join(options.dataDir, options.name);
   await mkdir(dataDir, { recursive: true });
@@ -125,6 +161,7 @@ export async function startSandboxCluster(
     store,
     dataDir,
     reconcileDelayMs: options.reconcileDelayMs,
+    ...options.lockdown,
   });
   const notification = startNotificationController({ store });
   api.registerServiceHandler(
@@ -146,6 +183,7 @@ export async function startSandboxCluster(
     notification,
     receiver,
     tokens,
+    tenants: tenants.map(sandboxTenant),
     async stop() {
       await receiver.stop();
       await notification.stop();

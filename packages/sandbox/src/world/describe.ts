@@ -1,12 +1,9 @@
 import { stringify } from 'yaml';
 import { FLUX_NAMESPACE } from './cluster';
+import { DEMO_TENANTS } from './tenants';
 import { SandboxWorld } from './world';
 
-/** The demo's teams and their tenant namespaces, as `flux create tenant` makes them. */
-export const DEMO_TENANTS = [
-  { owner: 'group:default/team-apps', namespace: 'team-apps' },
-  { owner: 'group:default/team-payments', namespace: 'team-payments' },
-];
+export { DEMO_TENANTS } from './tenants';
 
 /** Everything a test or a person needs to reach the running world (`.sandbox/world.json`). */
 export function describeWorld(

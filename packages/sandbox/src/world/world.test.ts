@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadResourceTypes } from '../kube';
+import { describeWorld } from './describe';
 import { SandboxWorld, startWorld } from './world';
 
 jest.setTimeout(120_000);
@@ -275,6 +276,108 @@ describe('the demo world', () => {
       await rm(checkout, { recursive: true, force: true });
       await new Promise<void>(resolve => hookServer.close(() => resolve()));
     }
+  });
+
+  it("has the tenants of deploy/kubernetes/tenant.yaml, where the backend's token may create sources, and nowhere else", async () => {
+    const cluster = world.cluster('dev');
+    const { store } = cluster.api;
+    const rbac = (kind: string) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind,
+    });
+    for (const tenant of ['team-apps', 'team-payments']) {
+      expect(
+        store.get({ apiVersion: 'v1', kind: 'Namespace' }, undefined, tenant)
+          ?.metadata.labels,
+      ).toMatchObject({ 'toolkit.fluxcd.io/tenant': tenant });
+      expect(
+        store.get({ apiVersion: 'v1', kind: 'ServiceAccount' }, tenant, tenant),
+      ).toBeDefined();
+      expect(
+        store.get(rbac('RoleBinding'), tenant, `${tenant}-reconciler`),
+      ).toMatchObject({
+        roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [
+          { kind: 'User', name: `gotk:${tenant}:reconciler` },
+          { kind: 'ServiceAccount', name: tenant, namespace: tenant },
+        ],
+      });
+      expect(
+        store.get(rbac('RoleBinding'), tenant, 'backstage-gitops'),
+      ).toMatchObject({
+        roleRef: {
+          kind: 'ClusterRole',
+          name: 'backstage-gitops-flux-namespace',
+        },
+      });
+    }
+    expect(
+      store.get(rbac('ClusterRole'), undefined, 'cluster-admin'),
+    ).toBeDefined();
+    expect(
+      describeWorld(world, { url: 'http://control', token: 't' }).clusters.dev
+        .tenants,
+    ).toEqual([
+      {
+        name: 'team-apps',
+        namespace: 'team-apps',
+        serviceAccount: 'team-apps',
+      },
+      {
+        name: 'team-payments',
+        namespace: 'team-payments',
+        serviceAccount: 'team-payments',
+      },
+    ]);
+
+    // The backend's token: exactly rbac.yaml plus each tenant's RoleBinding.
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        { name: 'dev', server: cluster.api.url, caData: cluster.caData },
+      ],
+      users: [{ name: 'backstage', token: cluster.tokens.backstage }],
+      contexts: [{ name: 'dev', cluster: 'dev', user: 'backstage' }],
+      currentContext: 'dev',
+    });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const createSource = (namespace: string) =>
+      custom.createNamespacedCustomObject({
+        group: 'source.toolkit.fluxcd.io',
+        version: 'v1',
+        namespace,
+        plural: 'gitrepositories',
+        body: {
+          apiVersion: 'source.toolkit.fluxcd.io/v1',
+          kind: 'GitRepository',
+          metadata: { name: 'bootstrapped', namespace },
+          spec: {
+            interval: '10m',
+            url: world.demo.project.httpUrl,
+            ref: { branch: 'main' },
+          },
+        },
+      });
+    await expect(createSource('team-apps')).resolves.toMatchObject({
+      metadata: { name: 'bootstrapped', namespace: 'team-apps' },
+    });
+    const refused = await createSource('default').then(
+      () => undefined,
+      (error: { code?: number; body?: unknown }) => error,
+    );
+    // Gone again (source-controller drops its finalizer), so the census below holds.
+    const created = {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+    };
+    store.delete(created, 'team-apps', 'bootstrapped');
+    await eventually('the GitRepository to be deleted', async () =>
+      store.get(created, 'team-apps', 'bootstrapped') ? undefined : true,
+    );
+    expect(refused?.code).toBe(403);
+    expect(JSON.parse(String(refused?.body)).message).toBe(
+      'gitrepositories.source.toolkit.fluxcd.io is forbidden: User "system:serviceaccount:flux-system:backstage-gitops" cannot create resource "gitrepositories" in API group "source.toolkit.fluxcd.io" in the namespace "default"',
+    );
   });
 
   it('stores only Flux objects that validate against the Flux schemas', async () => {

@@ -5,6 +5,8 @@ import { RunningRegistry, startRegistry } from '../oci';
 import { SandboxCluster, startSandboxCluster, FLUX_NAMESPACE } from './cluster';
 import { DemoGitLab, demoFluxObjects, seedDemoGitLab } from './demo';
 import { randomToken } from './secrets';
+import { DEMO_TENANTS } from './tenants';
+import type { TenancyOptions } from '../controllers';
 
 /** The fixed ports of the demo (`scripts/start`); tests use ephemeral ones. */
 export const DEMO_PORTS = {
@@ -28,6 +30,13 @@ export interface StartWorldOptions {
   sourceInterval?: string;
   /** Serve the cluster APIs over HTTPS with a throwaway CA, as real clusters do (default true). */
   tls?: boolean;
+  /** Flux tenants on every cluster (`deploy/kubernetes/tenant.yaml`); default `team-apps`, `team-payments`. */
+  tenants?: readonly string[];
+  /**
+   * The Flux controllers' multi-tenancy lockdown flags (`--default-service-account`,
+   * `--no-cross-namespace-refs`), for every cluster or per cluster name. Default off.
+   */
+  lockdown?: TenancyOptions | ((cluster: string) => TenancyOptions | undefined);
   log?: (message: string) => void;
 }
 
@@ -95,6 +104,12 @@ export async function startWorld(
         apiPort: ports?.api ?? 0,
         receiverPort: ports?.receiver ?? 0,
         tls: options.tls ?? true,
+        tenants:
+          options.tenants ?? DEMO_TENANTS.map(tenant => tenant.namespace),
+        lockdown:
+          typeof options.lockdown === 'function'
+            ? options.lockdown(name)
+            : options.lockdown,
       });
       stoppers.push(() => cluster.stop());
       clusters.set(name, cluster);

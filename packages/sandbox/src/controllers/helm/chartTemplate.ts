@@ -5,9 +5,11 @@ import { READY } from '../conditions';
 import { HELM_CHART_TYPE } from '../source/helmChart';
 import type { FluxStatus } from '../status';
 import {
+  AccessDenied,
   HELM_CONTROLLER,
   HELM_GROUP,
   StepFailure,
+  crossNamespaceRefError,
   helmEvent,
   specOf,
   type HelmEnvironment,
@@ -26,6 +28,12 @@ export function chartTemplateName(object: KubeObject): {
   };
 }
 
+/**
+ * The HelmChart template may not be reconciled: helm-controller returns the error to the
+ * runtime (retried with backoff) and leaves the conditions as they are.
+ */
+export class ChartTemplateError extends Error {}
+
 /** Creates (or updates) the HelmChart `<ns>-<name>` from `spec.chart`, and drops a stale one. */
 export function reconcileChartTemplate(
   env: HelmEnvironment,
@@ -41,6 +49,14 @@ export function reconcileChartTemplate(
     return;
   }
   const { namespace, name } = chartTemplateName(object);
+  const denied = crossNamespaceRefError(
+    env,
+    object,
+    'HelmChart',
+    namespace,
+    name,
+  );
+  if (denied) throw new ChartTemplateError(denied);
   const existed = env.store.get(HELM_CHART_TYPE, namespace, name) !== undefined;
   env.store.apply(
     {
@@ -137,6 +153,14 @@ export function resolveChartArtifact(
     type = HELM_CHART_TYPE;
     [namespace, name] = (status.helmChart ?? '/').split('/');
   }
+  const denied = crossNamespaceRefError(
+    env,
+    object,
+    type.kind,
+    namespace,
+    name,
+  );
+  if (denied) throw new AccessDenied(denied);
   const source = env.store.get(type, namespace, name);
   if (!source) {
     const plural = type.kind === 'HelmChart' ? 'helmcharts' : 'ocirepositories';

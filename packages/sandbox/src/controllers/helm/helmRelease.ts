@@ -29,6 +29,7 @@ import {
 } from '../status';
 import { loadChart, mergeValues, renderChart, type LoadedChart } from './chart';
 import {
+  ChartTemplateError,
   deleteHelmChart,
   isReadyAndObserved,
   reconcileChartTemplate,
@@ -41,12 +42,16 @@ import {
   storeRelease,
   type HelmReleaseRecord,
 } from './releaseStorage';
+import { canImpersonate } from '../tenancy';
 import {
+  AccessDenied,
   HELM_CONTROLLER,
   HELM_GROUP,
   HELM_RELEASE_TYPE,
   StepFailure,
   helmEvent,
+  releaseAccount,
+  releaseClient,
   specOf,
   type HelmEnvironment,
   type HelmReleaseStatus,
@@ -131,13 +136,14 @@ function uninstall(
 ): ReleaseSnapshot | undefined {
   const latest = status.history?.[0];
   if (!latest) return undefined;
-  deleteAll(env.store, status.inventory?.entries ?? [], {
+  const client = releaseClient(env, object);
+  deleteAll(client, status.inventory?.entries ?? [], {
     group: HELM_GROUP,
     name: object.metadata.name,
     namespace: object.metadata.namespace ?? 'default',
   });
   deleteReleases(
-    env.store,
+    client,
     status.storageNamespace || object.metadata.namespace || 'default',
     latest.name,
   );
@@ -149,7 +155,12 @@ async function finalize(
   object: KubeObject,
 ): Promise<void> {
   const status = statusOf(object);
-  if (!specOf(object).suspend) {
+  // Without the ServiceAccount to impersonate (its namespace being deleted, say) the
+  // release is not uninstalled: "skipping Helm release uninstallation".
+  if (
+    !specOf(object).suspend &&
+    canImpersonate(env.store, releaseAccount(env, object))
+  ) {
     const removed = uninstall(env, object, status);
     if (removed) {
       helmEvent(
@@ -203,7 +214,16 @@ export async function reconcileHelmRelease(
     outcome = await reconcileRelease(env, session, intervalMs);
   } catch (error) {
     env.signal.throwIfAborted();
+    if (error instanceof ChartTemplateError) {
+      session.recordReconcileRequest();
+      await session.write();
+      throw error;
+    }
     if (!(error instanceof StepFailure)) throw error;
+    if (error instanceof AccessDenied) {
+      session.conditions.markStalled(error.reason, error.message);
+      helmEvent(env, object, 'Warning', error.reason, error.message);
+    }
     session.conditions.markFalse(READY, error.reason, error.message);
     outcome = error.outcome;
   }
@@ -414,6 +434,7 @@ async function runAction(
   const started = performance.now();
   const now = kubeTime();
   const previousEntries = status.inventory?.entries ?? [];
+  const client = releaseClient(env, object);
   let manifest = '';
   let error: Error | undefined;
   let entries: InventoryEntry[] = previousEntries;
@@ -441,7 +462,7 @@ async function runAction(
       rendered
         .flatMap(r => r.objects)
         .map(o =>
-          withReleaseMetadata(env.store, o, releaseName, releaseNamespace),
+          withReleaseMetadata(client, o, releaseName, releaseNamespace),
         ),
       {
         [`${HELM_GROUP}/name`]: object.metadata.name,
@@ -449,8 +470,8 @@ async function runAction(
       },
     );
     if (action === 'install' && spec.install?.createNamespace)
-      ensureNamespace(env.store, releaseNamespace);
-    const changeSet = applyAll(env.store, objects, {
+      ensureNamespace(client, releaseNamespace);
+    const changeSet = applyAll(client, objects, {
       fieldManager: HELM_CONTROLLER,
       ownerGroup: HELM_GROUP,
       injectedFailure: env.faults.applyFailure(
@@ -459,7 +480,7 @@ async function runAction(
       ),
     });
     entries = changeSet.filter(e => e.action !== 'skipped').map(e => e.entry);
-    deleteAll(env.store, staleEntries(previousEntries, entries, new Set()), {
+    deleteAll(client, staleEntries(previousEntries, entries, new Set()), {
       group: HELM_GROUP,
       name: object.metadata.name,
       namespace: object.metadata.namespace ?? 'default',
@@ -512,7 +533,7 @@ async function runAction(
     config: input.values,
     manifest,
   };
-  storeRelease(env.store, storageNamespace, record);
+  storeRelease(client, storageNamespace, record);
   const snapshot: ReleaseSnapshot = {
     name: releaseName,
     namespace: releaseNamespace,
@@ -531,7 +552,7 @@ async function runAction(
   };
   const previous = input.history.map(s => {
     if (error || s.status !== 'deployed') return s;
-    markRelease(env.store, storageNamespace, s.name, s.version, 'superseded');
+    markRelease(client, storageNamespace, s.name, s.version, 'superseded');
     return { ...s, status: 'superseded' };
   });
   status.history = [snapshot, ...previous].slice(

@@ -3,6 +3,7 @@ import type { Artifact, ArtifactStorage } from '../artifacts';
 import { READY } from '../conditions';
 import type { FluxFaults } from '../faults';
 import { startController, watchKind, type Controller } from '../runtime';
+import type { TenancyOptions } from '../tenancy';
 import { HELM_CHART_TYPE } from '../source/helmChart';
 import {
   HELM_CONTROLLER,
@@ -14,7 +15,7 @@ import {
 
 export { HELM_RELEASE_TYPE } from './helmRelease';
 
-export interface HelmControllerOptions {
+export interface HelmControllerOptions extends TenancyOptions {
   store: ClusterStore;
   storage: ArtifactStorage;
   faults: FluxFaults;
@@ -61,6 +62,8 @@ export function startHelmController(
     workDir: options.workDir,
     requeueDependencyMs: options.requeueDependencyMs ?? 30_000,
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 5_000,
+    defaultServiceAccount: options.defaultServiceAccount,
+    noCrossNamespaceRefs: options.noCrossNamespaceRefs ?? false,
     signal: abort.signal,
     onReady(ready) {
       for (const candidate of store.list(HELM_RELEASE_TYPE).items) {

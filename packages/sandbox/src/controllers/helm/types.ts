@@ -6,6 +6,11 @@ import type { FluxFaults } from '../faults';
 import type { InventoryEntry } from '../kustomize/inventory';
 import type { ReconcileOutcome } from '../runtime';
 import type { FluxStatus } from '../status';
+import {
+  impersonatedAccount,
+  kubeClientFor,
+  type TenancyOptions,
+} from '../tenancy';
 
 export const HELM_RELEASE_TYPE = {
   apiVersion: 'helm.toolkit.fluxcd.io/v2',
@@ -56,6 +61,8 @@ export interface HelmReleaseSpec {
   };
   upgrade?: { remediation?: { retries?: number }; disableWait?: boolean };
   dependsOn?: Array<{ name: string; namespace?: string }>;
+  /** The account (in the HelmRelease's namespace) the release is installed as. */
+  serviceAccountName?: string;
 }
 
 /** One entry of HelmRelease `status.history` (helm-controller Snapshot). */
@@ -92,7 +99,7 @@ export type HelmReleaseStatus = FluxStatus & {
   upgradeFailures?: number;
 };
 
-export interface HelmEnvironment {
+export interface HelmEnvironment extends TenancyOptions {
   store: ClusterStore;
   storage: ArtifactStorage;
   faults: FluxFaults;
@@ -116,6 +123,49 @@ export class StepFailure extends Error {
 
 export function specOf(object: KubeObject): HelmReleaseSpec {
   return (object.spec ?? {}) as HelmReleaseSpec;
+}
+
+/**
+ * fluxcd/pkg/runtime/acl AccessDeniedError: Stalled=True and Ready=False with reason
+ * `AccessDenied`, a Warning event, and no retry (a terminal error).
+ */
+export class AccessDenied extends StepFailure {
+  constructor(message: string) {
+    super('AccessDenied', message, {});
+  }
+}
+
+/**
+ * helm-controller's acl.AllowsAccessTo under `--no-cross-namespace-refs`: a reference
+ * into another namespace than the HelmRelease's is refused.
+ */
+export function crossNamespaceRefError(
+  env: HelmEnvironment,
+  object: KubeObject,
+  kind: string,
+  namespace: string,
+  name: string,
+): string | undefined {
+  if (!env.noCrossNamespaceRefs || object.metadata.namespace === namespace)
+    return undefined;
+  return `cross-namespace references are not allowed: cannot access ${kind} ${namespace}/${name}`;
+}
+
+/** The account the release is installed as (helm-controller's SetImpersonationConfig), if any. */
+export function releaseAccount(env: HelmEnvironment, object: KubeObject) {
+  return impersonatedAccount(
+    env,
+    specOf(object).serviceAccountName,
+    object.metadata.namespace ?? 'default',
+  );
+}
+
+/** What Helm installs, upgrades, uninstalls and stores releases with. */
+export function releaseClient(
+  env: HelmEnvironment,
+  object: KubeObject,
+): ClusterStore {
+  return kubeClientFor(env.store, releaseAccount(env, object));
 }
 
 export function helmEvent(

@@ -53,9 +53,13 @@ export interface ApplyOptions {
   injectedFailure?: string;
 }
 
-const CLUSTER_DEFINITIONS = new Set(['CustomResourceDefinition', 'Namespace']);
+const CLUSTER_DEFINITIONS = new Set([
+  'CustomResourceDefinition',
+  'Namespace',
+  'ClusterRole',
+]);
 
-/** fluxcd/pkg/ssa ApplyAllStaged: cluster definitions, then class definitions, then the rest. */
+/** fluxcd/pkg/ssa ApplyAllStaged: cluster definitions (CRDs, Namespaces, ClusterRoles), then class definitions, then the rest. */
 function stageOf(object: KubeObject): number {
   if (CLUSTER_DEFINITIONS.has(object.kind)) return 0;
   if (object.kind.endsWith('Class')) return 1;
@@ -80,29 +84,27 @@ function dryRunFailed(object: KubeObject, error: unknown): string {
   }`;
 }
 
+interface PlannedApply {
+  object: KubeObject;
+  existing: KubeObject | undefined;
+  subject: string;
+}
+
 /**
- * Server-side applies objects in Flux's stages, with force ownership, and reports what
- * changed. Throws ApplyError (carrying the partial change set) on the first failure.
+ * One stage of fluxcd/pkg/ssa ApplyAll: every object is first applied with `dryRun=All`
+ * (which the API server authorizes exactly as the real write), and only when all of them
+ * pass are they applied. A refused or invalid object therefore fails the stage before any
+ * of its objects is written.
  */
-export function applyAll(
+function applyStage(
   store: ClusterStore,
-  objects: readonly KubeObject[],
+  manifests: readonly KubeObject[],
   options: ApplyOptions,
-): ChangeSetEntry[] {
-  const changeSet: ChangeSetEntry[] = [];
-  const staged = objects
-    .map((object, index) => ({ object, index }))
-    .sort((a, b) => stageOf(a.object) - stageOf(b.object) || a.index - b.index)
-    .map(({ object }) => object);
-
-  if (options.injectedFailure !== undefined && staged.length > 0) {
-    throw new ApplyError(
-      `${formatObject(staged[0])} dry-run failed: ${options.injectedFailure}`,
-      changeSet,
-    );
-  }
-
-  for (const manifest of staged) {
+  changeSet: ChangeSetEntry[],
+): void {
+  const planned: PlannedApply[] = [];
+  const applyOptions = { fieldManager: options.fieldManager, force: true };
+  for (const manifest of manifests) {
     const type = store.findType(manifest);
     if (!type) {
       throw new ApplyError(
@@ -141,27 +143,36 @@ export function applyAll(
       });
       continue;
     }
-    let applied: KubeObject;
     try {
-      applied = store.apply(object, {
-        fieldManager: options.fieldManager,
-        force: true,
-      });
+      store.apply(object, { ...applyOptions, dryRun: true });
     } catch (error) {
       const immutable =
         error instanceof StoreError && /immutable/i.test(error.message);
       if (!(options.force && existing && immutable)) {
         throw new ApplyError(dryRunFailed(object, error), changeSet);
       }
+      // `spec.force`: recreate the object whose immutable fields changed.
       try {
         store.delete(object, object.metadata.namespace, object.metadata.name);
-        applied = store.apply(object, {
-          fieldManager: options.fieldManager,
-          force: true,
-        });
+        store.apply(object, { ...applyOptions, dryRun: true });
       } catch (retryError) {
         throw new ApplyError(dryRunFailed(object, retryError), changeSet);
       }
+    }
+    planned.push({ object, existing, subject });
+  }
+
+  for (const { object, existing, subject } of planned) {
+    let applied: KubeObject;
+    try {
+      applied = store.apply(object, applyOptions);
+    } catch (error) {
+      throw new ApplyError(
+        `${subject} apply failed: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        changeSet,
+      );
     }
     let action: ChangeAction = 'created';
     if (existing) {
@@ -171,6 +182,36 @@ export function applyAll(
           : 'configured';
     }
     changeSet.push({ subject, action, entry: inventoryEntry(applied) });
+  }
+}
+
+/**
+ * Server-side applies objects in Flux's stages, with force ownership, and reports what
+ * changed. Throws ApplyError (carrying the change set of the stages applied before) on
+ * the first failure. `store` is the client to write with: the controller's own, or one
+ * impersonating a service account.
+ */
+export function applyAll(
+  store: ClusterStore,
+  objects: readonly KubeObject[],
+  options: ApplyOptions,
+): ChangeSetEntry[] {
+  const changeSet: ChangeSetEntry[] = [];
+  const staged = objects
+    .map((object, index) => ({ object, index }))
+    .sort((a, b) => stageOf(a.object) - stageOf(b.object) || a.index - b.index)
+    .map(({ object }) => object);
+
+  if (options.injectedFailure !== undefined && staged.length > 0) {
+    throw new ApplyError(
+      `${formatObject(staged[0])} dry-run failed: ${options.injectedFailure}`,
+      changeSet,
+    );
+  }
+
+  for (const stage of [0, 1, 2]) {
+    const manifests = staged.filter(object => stageOf(object) === stage);
+    if (manifests.length > 0) applyStage(store, manifests, options, changeSet);
   }
   return changeSet;
 }

@@ -2,6 +2,7 @@ import type { ClusterStore, KubeObject } from '../../kube/types';
 import type { Artifact, ArtifactStorage } from '../artifacts';
 import type { FluxFaults } from '../faults';
 import { startController, watchKind, type Controller } from '../runtime';
+import type { TenancyOptions } from '../tenancy';
 import {
   KUSTOMIZATION_TYPE,
   KUSTOMIZE_CONTROLLER,
@@ -12,7 +13,7 @@ import {
 
 export { KUSTOMIZATION_TYPE } from './kustomization';
 
-export interface KustomizeControllerOptions {
+export interface KustomizeControllerOptions extends TenancyOptions {
   store: ClusterStore;
   storage: ArtifactStorage;
   faults: FluxFaults;
@@ -67,6 +68,8 @@ export function startKustomizeController(
     workDir: options.workDir,
     requeueDependencyMs: options.requeueDependencyMs ?? 30_000,
     healthCheckIntervalMs: options.healthCheckIntervalMs ?? 5_000,
+    defaultServiceAccount: options.defaultServiceAccount,
+    noCrossNamespaceRefs: options.noCrossNamespaceRefs ?? false,
     signal: abort.signal,
     onReady(object) {
       for (const dependent of dependentsOf(object)) {

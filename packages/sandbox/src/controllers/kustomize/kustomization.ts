@@ -23,6 +23,12 @@ import { recordEvent } from '../events';
 import type { FluxFaults } from '../faults';
 import type { ReconcileOutcome } from '../runtime';
 import {
+  canImpersonate,
+  impersonatedAccount,
+  kubeClientFor,
+  type TenancyOptions,
+} from '../tenancy';
+import {
   StatusSession,
   ensureFinalizer,
   isSuspended,
@@ -40,6 +46,7 @@ import {
 import { HealthCheckError, waitForSet, type HealthTarget } from './health';
 import { upsertHistory, type Snapshot } from './history';
 import {
+  formatObjectId,
   parseInventoryEntry,
   staleEntries,
   type InventoryEntry,
@@ -84,6 +91,8 @@ export interface KustomizationSpec extends KustomizationOverrides {
   };
   deletionPolicy?: 'MirrorPrune' | 'Delete' | 'WaitForTermination' | 'Orphan';
   suspend?: boolean;
+  /** The account (in the Kustomization's namespace) the objects are applied as. */
+  serviceAccountName?: string;
 }
 
 type KustomizationStatus = FluxStatus & {
@@ -94,7 +103,7 @@ type KustomizationStatus = FluxStatus & {
   history?: Snapshot[];
 };
 
-export interface KustomizeEnvironment {
+export interface KustomizeEnvironment extends TenancyOptions {
   store: ClusterStore;
   storage: ArtifactStorage;
   faults: FluxFaults;
@@ -117,6 +126,25 @@ class StepFailure extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * fluxcd/pkg/runtime/acl AccessDeniedError: Ready=False and Stalled=True with reason
+ * `AccessDenied`, an error event, and no retry (a terminal error) until the object changes.
+ */
+class AccessDenied extends StepFailure {
+  constructor(message: string) {
+    super('AccessDenied', message);
+  }
+}
+
+/** The account the Kustomization's objects are applied as, if any. */
+function accountOf(env: KustomizeEnvironment, object: KubeObject) {
+  return impersonatedAccount(
+    env,
+    specOf(object).serviceAccountName,
+    object.metadata.namespace ?? 'default',
+  );
 }
 
 function specOf(object: KubeObject): KustomizationSpec {
@@ -204,10 +232,27 @@ async function finalize(
   env: KustomizeEnvironment,
   object: KubeObject,
 ): Promise<void> {
-  if (shouldDeleteOnFinalize(object)) {
+  const account = accountOf(env, object);
+  if (shouldDeleteOnFinalize(object) && !canImpersonate(env.store, account)) {
+    // The account to impersonate is gone: log the stale objects and let the object go.
+    const entries =
+      ((object.status ?? {}) as KustomizationStatus).inventory?.entries ?? [];
+    recordEvent(env.store, object, {
+      type: 'Warning',
+      reason: findCondition(object, READY)?.reason ?? 'error',
+      message: `unable to prune objects: \n${entries
+        .map(entry => {
+          const o = parseInventoryEntry(entry);
+          return formatObjectId(o.kind, o.namespace || undefined, o.name);
+        })
+        .join('\n')}`,
+      reportingController: KUSTOMIZE_CONTROLLER,
+    });
+  } else if (shouldDeleteOnFinalize(object)) {
     const status = (object.status ?? {}) as KustomizationStatus;
+    const client = kubeClientFor(env.store, account);
     try {
-      const changes = deleteAll(env.store, status.inventory?.entries ?? [], {
+      const changes = deleteAll(client, status.inventory?.entries ?? [], {
         group: GROUP,
         name: object.metadata.name,
         namespace: object.metadata.namespace ?? 'default',
@@ -274,7 +319,7 @@ export async function reconcileKustomization(
   let outcome: ReconcileOutcome;
   let revisions: { revision?: string; originRevision?: string } = {};
   try {
-    const source = resolveSource(env.store, object, retryMs);
+    const source = resolveSource(env, object, retryMs);
     const artifact = (source.status as { artifact?: Artifact } | undefined)
       ?.artifact;
     if (!artifact) {
@@ -315,7 +360,11 @@ export async function reconcileKustomization(
     env.signal.throwIfAborted();
     if (!(error instanceof StepFailure)) throw error;
     session.conditions.markFalse(READY, error.reason, error.message);
-    if (error.requeueAfterMs !== undefined) {
+    if (error instanceof AccessDenied) {
+      session.conditions.markStalled(error.reason, error.message);
+      eventFor(env, session, 'error', error.message, revisions);
+      outcome = {};
+    } else if (error.requeueAfterMs !== undefined) {
       outcome = { requeueAfterMs: error.requeueAfterMs };
     } else {
       eventFor(env, session, 'error', error.message, revisions);
@@ -360,11 +409,21 @@ export async function reconcileKustomization(
 }
 
 function resolveSource(
-  store: ClusterStore,
+  env: KustomizeEnvironment,
   object: KubeObject,
   retryMs: number,
 ): KubeObject {
+  const { store } = env;
   const ref = specOf(object).sourceRef;
+  const sourceNamespace = ref?.namespace || object.metadata.namespace;
+  if (
+    env.noCrossNamespaceRefs &&
+    sourceNamespace !== object.metadata.namespace
+  ) {
+    throw new AccessDenied(
+      `can't access '${ref?.kind}/${sourceNamespace}/${ref?.name}', cross-namespace references have been blocked`,
+    );
+  }
   const plural = SOURCE_KINDS[ref?.kind ?? ''];
   if (!plural) {
     throw new StepFailure(
@@ -376,9 +435,8 @@ function resolveSource(
     apiVersion: 'source.toolkit.fluxcd.io/v1',
     kind: ref!.kind!,
   };
-  const namespace = ref?.namespace || object.metadata.namespace;
   const source = store.findType(type)
-    ? store.get(type, namespace, ref?.name ?? '')
+    ? store.get(type, sourceNamespace, ref?.name ?? '')
     : undefined;
   if (!source) {
     throw new StepFailure(
@@ -467,6 +525,9 @@ async function reconcileRevision(
     );
     await session.write();
 
+    // Applied, pruned and health-checked as the impersonated account, if any.
+    const client = kubeClientFor(env.store, accountOf(env, session.object));
+
     let built: KubeObject[];
     try {
       built = await buildKustomization(tmpDir, path, {
@@ -508,7 +569,7 @@ async function reconcileRevision(
 
     let changeSet;
     try {
-      changeSet = applyAll(env.store, objects, {
+      changeSet = applyAll(client, objects, {
         fieldManager: KUSTOMIZE_CONTROLLER,
         ownerGroup: GROUP,
         force: spec.force,
@@ -536,7 +597,7 @@ async function reconcileRevision(
     if (spec.prune) {
       const stale = staleEntries(previousEntries, entries, skippedIds);
       try {
-        const pruned = deleteAll(env.store, stale, {
+        const pruned = deleteAll(client, stale, {
           group: GROUP,
           name: session.name,
           namespace,
