@@ -1,15 +1,18 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { TenancyOptions } from './controllers';
 import { startControlServer } from './world/control';
 import { backstageConfigFor, describeWorld } from './world/describe';
 import { DEMO_PORTS, startWorld } from './world/world';
 
 const USAGE = `Usage: gitops-sandbox start [--state-dir DIR] [--ephemeral-ports]
+         [--default-service-account NAME] [--no-cross-namespace-refs]
 
 Starts the demo world (GitLab, OCI registry, clusters dev and prod running Flux) and writes
 into DIR (default .sandbox): world.json (endpoints, tokens, control API), app-config.sandbox.yaml
 (for the Backstage backend), control-url, and ready once everything answers.
-Stops cleanly on SIGINT/SIGTERM.`;
+The last two are kustomize-controller's and helm-controller's multi-tenancy lockdown flags
+on every cluster (default off). Stops cleanly on SIGINT/SIGTERM.`;
 
 function log(message: string) {
   process.stdout.write(`[sandbox] ${new Date().toISOString()} ${message}\n`);
@@ -24,11 +27,16 @@ export async function main(argv: string[]): Promise<void> {
   }
   let stateDir = resolve('.sandbox');
   let fixedPorts = true;
+  const lockdown: TenancyOptions = {};
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '--state-dir' && rest[i + 1]) {
       stateDir = resolve(rest[++i]);
     } else if (rest[i] === '--ephemeral-ports') {
       fixedPorts = false;
+    } else if (rest[i] === '--default-service-account' && rest[i + 1]) {
+      lockdown.defaultServiceAccount = rest[++i];
+    } else if (rest[i] === '--no-cross-namespace-refs') {
+      lockdown.noCrossNamespaceRefs = true;
     } else {
       process.stderr.write(`Unknown argument ${rest[i]}\n${USAGE}\n`);
       process.exitCode = 2;
@@ -42,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
   const world = await startWorld({
     dataDir: join(stateDir, 'data'),
     fixedPorts,
+    lockdown,
     log,
   });
   const control = await startControlServer({
