@@ -40,6 +40,7 @@ import {
   PUSH_TOPICS,
   PushRelay,
   readReceiverSettings,
+  readRelaySettings,
   ReceiverManager,
   ReceiverTrigger,
 } from './receivers';
@@ -273,6 +274,7 @@ export const gitopsPlugin = createBackendPlugin({
           store: receivers,
           deliveries: await DatabasePushDeliveryStore.create(deps),
           instanceId,
+          settings: readRelaySettings(deps.config),
           reporter,
           trigger: new ReceiverTrigger({
             clusterOf: name => registry.get(name),

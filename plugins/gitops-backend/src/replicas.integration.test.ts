@@ -60,8 +60,9 @@ describe('two backend replicas on one PostgreSQL', () => {
   let b: Replica;
   /** The test's own connection to the shared database. */
   let admin: Knex;
-  /** What the replicas reach PostgreSQL through. */
+  /** What the replicas reach PostgreSQL through: b, and a (which can stall) its own. */
   let database: Awaited<ReturnType<typeof startTcpProxy>>;
+  let databaseOfA: Awaited<ReturnType<typeof startTcpProxy>>;
 
   async function startReplica(
     name: string,
@@ -133,12 +134,16 @@ describe('two backend replicas on one PostgreSQL', () => {
       host: direct.host ?? '127.0.0.1',
       port: direct.port ?? 5432,
     });
-    const connection = {
+    databaseOfA = await startTcpProxy({
+      host: direct.host ?? '127.0.0.1',
+      port: direct.port ?? 5432,
+    });
+    const through = (proxy: typeof database) => ({
       ...config,
-      connection: { ...direct, host: '127.0.0.1', port: database.port },
-    };
-    a = await startReplica('a', connection);
-    b = await startReplica('b', connection);
+      connection: { ...direct, host: '127.0.0.1', port: proxy.port },
+    });
+    a = await startReplica('a', through(databaseOfA));
+    b = await startReplica('b', through(database));
 
     const registered = await request(a.server)
       .post('/api/gitops/delivery-repositories')
@@ -189,6 +194,7 @@ describe('two backend replicas on one PostgreSQL', () => {
     await a?.knex.destroy();
     await b?.knex.destroy();
     await database?.stop();
+    await databaseOfA?.stop();
     await world?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -214,8 +220,8 @@ describe('two backend replicas on one PostgreSQL', () => {
     (await deployTokens()).filter(t => t.name === 'flux-read' && !t.revoked);
 
   /** A reconcile on `replica` that takes the controller 2 s, once it was requested. */
-  const slowReconcileOn = async (replica: Replica) => {
-    world.cluster('dev').flux.faults.setReconcileDuration(2_000);
+  const slowReconcileOn = async (replica: Replica, ms = 2_000) => {
+    world.cluster('dev').flux.faults.setReconcileDuration(ms);
     const started = await request(replica.server)
       .post(`${ENTITY_PATH}/reconcile`)
       .set(auth)
@@ -348,7 +354,10 @@ describe('two backend replicas on one PostgreSQL', () => {
     const id = await slowReconcileOn(b);
     // Every pooled connection dropped, and none possible for 4 s, mid-operation:
     // the controller is Ready (and the step written) while the database is away.
-    const restarting = database.restart(4_000);
+    const restarting = Promise.all([
+      database.restart(4_000),
+      databaseOfA.restart(4_000),
+    ]);
     await new Promise(resolve => setTimeout(resolve, 500));
     const meanwhile = await operation(a, id);
     expect(meanwhile.status).toBeGreaterThanOrEqual(500);
@@ -370,6 +379,98 @@ describe('two backend replicas on one PostgreSQL', () => {
         .get('/api/gitops/delivery-repositories')
         .set(auth);
       expect(res.status).toBe(200);
+    }
+  });
+
+  it('relays a push replayed with fresh delivery ids once, whichever replica gets it', async () => {
+    const head = await world.gitlab.api
+      .repository(world.demo.project.pathWithNamespace)
+      .resolveCommit('refs/heads/main');
+    // A ref of its own: the push to main at this commit was relayed by a test before.
+    const hook = {
+      object_kind: 'push',
+      ref: `refs/heads/replayed-${randomUUID()}`,
+      before: '0'.repeat(40),
+      after: head,
+      checkout_sha: head,
+      project: {
+        git_http_url: world.demo.project.httpUrl,
+        web_url: world.demo.project.webUrl,
+      },
+    };
+    const deliver = (replica: Replica, uuid: string) =>
+      request(replica.server)
+        .post('/api/events/http/gitlab')
+        .set('Content-Type', 'application/json')
+        .set('X-Gitlab-Token', WEBHOOK_SECRET)
+        .set('X-Gitlab-Event', 'Push Hook')
+        .set('X-Gitlab-Event-UUID', uuid)
+        .send(hook);
+    const before = CLUSTERS.map(
+      name => world.cluster(name).notification.requests.length,
+    );
+    // Replayed (a captured webhook sent again, or a Git host's "resend" that mints a
+    // new id) to both replicas at once, then once more.
+    const uuids = [randomUUID(), randomUUID(), randomUUID()];
+    const answers = await Promise.all([
+      deliver(a, uuids[0]),
+      deliver(b, uuids[1]),
+    ]);
+    expect(answers.map(res => res.status)).toEqual([202, 202]);
+    expect((await deliver(b, uuids[2])).status).toBe(202);
+    await eventually('each receiver called', () =>
+      CLUSTERS.every(
+        (name, i) =>
+          world.cluster(name).notification.requests.length > before[i],
+      ),
+    );
+    // Long enough for a second relay to have reached the receivers.
+    await new Promise(resolve => setTimeout(resolve, 1_500));
+    expect(
+      CLUSTERS.map(
+        (name, i) =>
+          world.cluster(name).notification.requests.length - before[i],
+      ),
+    ).toEqual([1, 1]);
+    // All three recorded (a redelivery of any id is known), none left to adopt.
+    const rows = await admin('gitops_push_deliveries').whereIn('id', uuids);
+    expect(rows.map(row => row.status)).toEqual(['done', 'done', 'done']);
+  });
+
+  it('fences a replica that stalled past its lease: nothing it writes lands after the adopter', async () => {
+    // The controller takes 3 s: a is waiting for it when it stalls.
+    const id = await slowReconcileOn(a, 3_000);
+    // a stalls: not a byte between it and the database (its renewals included), as a
+    // long GC pause, a blocked event loop or a partition looks to PostgreSQL.
+    const stall = databaseOfA.hold();
+    try {
+      // Its lease runs out (the test does not wait the 60 s), and b adopts the operation.
+      await admin('gitops_operations')
+        .where({ id })
+        .update({ lease_expires_at: new Date(Date.now() - 1) });
+      await b.scheduler.triggerTask('gitops-operations-adopt');
+      const finished = await eventually('b to finish it', async () => {
+        const res = await operation(b, id);
+        return res.body.status === 'succeeded' && res.body;
+      });
+      requestedOnce(finished);
+      const row = await admin('gitops_operations').where({ id }).first();
+      expect(row.lease_generation).toBe(2);
+      // Meanwhile a saw the object Ready too and tried to record it: held back.
+      await eventually('a to try a write', async () => stall.count > 0);
+
+      // a wakes up: its writes reach the database after b's, and change nothing.
+      stall.release();
+      await new Promise(resolve => setTimeout(resolve, 2_000));
+      expect(await admin('gitops_operations').where({ id }).first()).toEqual(
+        row,
+      );
+      expect((await operation(a, id)).body).toEqual(finished);
+      // One audit entry, b's.
+      const audit = await admin('gitops_audit').where({ operation_id: id });
+      expect(audit).toHaveLength(1);
+    } finally {
+      stall.release();
     }
   });
 

@@ -3,12 +3,15 @@ import { connect, createServer, Server, Socket } from 'node:net';
 /**
  * A TCP proxy in front of a server (PostgreSQL, here) that can be taken down and brought
  * back on the same port: what a database restart looks like to its clients, without
- * restarting the database other tests share.
+ * restarting the database other tests share. It can also hold the traffic, as a
+ * stalled client's looks.
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  /** While held: what the connections sent, in order, to deliver on release. */
+  let held: Array<() => void> | undefined;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const next = createServer(client => {
@@ -21,7 +24,19 @@ export async function startTcpProxy(target: { host: string; port: number }) {
           });
           socket.on('close', () => sockets.delete(socket));
         }
-        client.pipe(upstream).pipe(client);
+        // Forwarded by hand rather than piped, so `hold` can keep the bytes back.
+        const forward = (from: Socket, to: Socket) => {
+          from.on('data', chunk => {
+            if (held) held.push(() => to.write(chunk));
+            else to.write(chunk);
+          });
+          from.on('end', () => {
+            if (held) held.push(() => to.end());
+            else to.end();
+          });
+        };
+        forward(client, upstream);
+        forward(upstream, client);
       });
       next.once('error', reject);
       next.listen(port, '127.0.0.1', () => {
@@ -46,6 +61,24 @@ export async function startTcpProxy(target: { host: string; port: number }) {
       await down();
       await new Promise(resolve => setTimeout(resolve, ms));
       await listen();
+    },
+    /**
+     * Holds every byte either way on every connection (the client stalls, as a long
+     * GC pause or a partition looks to the database) until the returned release.
+     */
+    hold() {
+      held ??= [];
+      return {
+        /** How many chunks were held back so far. */
+        get count() {
+          return held?.length ?? 0;
+        },
+        release() {
+          const queued = held ?? [];
+          held = undefined;
+          for (const send of queued) send();
+        },
+      };
     },
     stop: down,
   };

@@ -71,8 +71,9 @@ describe('OperationRunner against the sandbox', () => {
     const operations = await DatabaseOperationStore.create({ database });
     const audit = await DatabaseAuditStore.create({ database });
     const sandbox = world.cluster('dev');
-    const newRunner = () =>
+    const newRunner = (options: { leaseMs?: number } = {}) =>
       new OperationRunner({
+        ...options,
         operations,
         audit,
         auditor,
@@ -95,7 +96,7 @@ describe('OperationRunner against the sandbox', () => {
             pollIntervalMs: 100,
           }),
       });
-    return { operations, audit, newRunner };
+    return { knex, operations, audit, newRunner };
   }
 
   const stored = () =>
@@ -226,10 +227,63 @@ describe('OperationRunner against the sandbox', () => {
         stored().metadata.annotations!['reconcile.fluxcd.io/requestedAt'],
       ).toBe(requested.requestedAt);
 
-      const redone = (await second.settled(pending.id))!;
+      const redone = (await second.settled(pending.operation.id))!;
       expect(redone.status).toBe('succeeded');
       expect(redone.steps.map(s => s.type)).toContain('requested');
       expect(await operations.listUnfinished()).toEqual([]);
+    } finally {
+      world.cluster('dev').flux.faults.setReconcileDuration(0);
+    }
+  });
+
+  it('stops a run whose operation another instance adopted, patching nothing more', async () => {
+    const { knex, operations, audit, newRunner } = await setUp();
+    world.cluster('dev').flux.faults.setReconcileDuration(1500);
+    try {
+      // Renewed every 100 ms.
+      const stale = newRunner({ leaseMs: 300 });
+      const before =
+        stored().metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+      const operation = await stale.start({
+        ...reconcilePodinfo,
+        withSource: true,
+      });
+      // The source is requested; the Kustomization waits for it to be Ready.
+      await eventually(async () =>
+        (await operations.get(operation.id))!.steps.some(
+          s => s.type === 'requested',
+        )
+          ? true
+          : undefined,
+      );
+      // This instance stalled past its lease; another one adopted the operation.
+      await knex('gitops_operations')
+        .where({ id: operation.id })
+        .update({ lease_expires_at: new Date(Date.now() - 1) });
+      const [adopted] = await operations.claimAbandoned({
+        owner: 'the-adopter',
+        until: new Date(Date.now() + 60_000),
+      });
+      expect(adopted.operation.id).toBe(operation.id);
+
+      // The next renewal finds out: the run stops, long before the source is Ready.
+      const started = Date.now();
+      await stale.settled(operation.id);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await new Promise(resolve => setTimeout(resolve, 2_000));
+      // The Kustomization was never patched, nothing more was written, nothing audited.
+      expect(
+        stored().metadata.annotations?.['reconcile.fluxcd.io/requestedAt'],
+      ).toBe(before);
+      const left = (await operations.get(operation.id))!;
+      expect(left.status).toBe('running');
+      expect(left.steps.map(s => `${s.type} ${s.object.kind}`)).toEqual([
+        'requested GitRepository',
+      ]);
+      expect(
+        await audit.list({ entityRef: reconcilePodinfo.entityRef }),
+      ).toEqual([]);
+      expect(audited).toEqual([]);
     } finally {
       world.cluster('dev').flux.faults.setReconcileDuration(0);
     }

@@ -3,7 +3,9 @@ import { randomUUID } from 'crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Request } from 'express';
 import { AuditStore } from '../database/AuditStore';
+import { Held, LeaseLostError } from '../database/leases';
 import {
+  LeasedOperation,
   Operation,
   OperationInput,
   OperationStore,
@@ -17,9 +19,19 @@ import { describeRef } from './fluxKinds';
  * operation is leased to this instance while it runs (renewed every third of the
  * lease); `adoptAbandoned`, at startup and then periodically, finishes those whose
  * instance stopped or died, whichever replica of the backend that was.
+ *
+ * Fencing: every write of a run (its steps, its outcome) names the lease generation the
+ * run took, and the audit entry is written only after the fenced outcome. A run whose
+ * lease another instance adopted (this one stalled past it: a long GC pause, a blocked
+ * event loop, a partition) stops at its next write or renewal, whichever comes first,
+ * without touching the cluster again: the first patch comes after a fenced check of the
+ * lease, each later one after a fenced step, and the waits abort on the lost renewal.
  */
 export class OperationRunner {
-  private readonly running = new Map<string, Promise<Operation>>();
+  private readonly running = new Map<
+    string,
+    { run: Promise<Operation>; fence: number; lost: AbortController }
+  >();
   private readonly abort = new AbortController();
   private readonly instanceId: string;
   private readonly leaseMs: number;
@@ -51,9 +63,9 @@ export class OperationRunner {
     input: OperationInput,
     context: { request?: Request } = {},
   ): Promise<Operation> {
-    const operation = await this.options.operations.create(input, this.lease());
-    this.launch(operation, context.request);
-    return operation;
+    const leased = await this.options.operations.create(input, this.lease());
+    this.launch(leased, context.request);
+    return leased.operation;
   }
 
   /**
@@ -64,21 +76,22 @@ export class OperationRunner {
   async adoptAbandoned(): Promise<void> {
     if (this.abort.signal.aborted) return;
     const adopted = await this.options.operations.claimAbandoned(this.lease());
-    for (const operation of adopted) {
+    for (const leased of adopted) {
+      const { operation } = leased;
       if (!this.running.has(operation.id)) {
         this.options.logger.info(
           `Resuming GitOps operation ${operation.id} (${
             operation.action
           } ${describeRef(operation.target)} on ${operation.cluster})`,
         );
-        this.launch(operation);
+        this.launch(leased);
       }
     }
   }
 
   /** The finished operation, once its background run is over (for tests and shutdown). */
   async settled(id: string): Promise<Operation | undefined> {
-    return (await this.running.get(id)) ?? this.options.operations.get(id);
+    return (await this.running.get(id)?.run) ?? this.options.operations.get(id);
   }
 
   /**
@@ -87,11 +100,11 @@ export class OperationRunner {
    */
   async stop(): Promise<void> {
     this.abort.abort();
-    const ids = [...this.running.keys()];
-    await Promise.allSettled(this.running.values());
+    const held = this.held();
+    await Promise.allSettled([...this.running.values()].map(r => r.run));
     clearInterval(this.renewal);
     // Another replica need not wait for the leases to run out.
-    await this.options.operations.release(ids, this.instanceId);
+    await this.options.operations.release(held, this.instanceId);
   }
 
   private lease() {
@@ -99,6 +112,26 @@ export class OperationRunner {
       owner: this.instanceId,
       until: new Date(Date.now() + this.leaseMs),
     };
+  }
+
+  private held(): Held[] {
+    return [...this.running].map(([id, { fence }]) => ({ id, fence }));
+  }
+
+  /** Renews the leases of the runs; stops those another instance adopted meanwhile. */
+  private async renew(): Promise<void> {
+    const held = this.held();
+    const kept = new Set(
+      await this.options.operations.renew(held, this.lease()),
+    );
+    for (const { id, fence } of held) {
+      const current = this.running.get(id);
+      if (!kept.has(id) && current?.fence === fence) {
+        current.lost.abort(
+          new LeaseLostError(`Operation ${id} was adopted by another instance`),
+        );
+      }
+    }
   }
 
   /**
@@ -111,7 +144,9 @@ export class OperationRunner {
       try {
         return await write();
       } catch (error) {
-        if (attempt >= 6 || this.abort.signal.aborted) throw error;
+        // A lost lease is final: the adopter writes from now on.
+        const final = error instanceof LeaseLostError;
+        if (final || attempt >= 6 || this.abort.signal.aborted) throw error;
         this.options.logger.warn(
           `Could not ${what} (attempt ${attempt}, retrying): ${error}`,
         );
@@ -120,36 +155,50 @@ export class OperationRunner {
     }
   }
 
-  private launch(operation: Operation, request?: Request) {
-    const run = this.run(operation, request)
+  private launch(leased: LeasedOperation, request?: Request) {
+    const { operation, fence } = leased;
+    const lost = new AbortController();
+    const run = this.run({ id: operation.id, fence }, operation, lost, request)
       .catch(error => {
-        // Its lease runs out and an instance adopts it where it stood.
-        this.options.logger.warn(
-          `GitOps operation ${operation.id} stopped and will be resumed: ${error}`,
-        );
+        if (error instanceof LeaseLostError || lost.signal.aborted) {
+          // Another instance adopted it while this one stalled: it finishes it.
+          this.options.logger.warn(
+            `GitOps operation ${operation.id} stopped here: ${
+              (lost.signal.reason as Error | undefined)?.message ??
+              error.message
+            }`,
+          );
+        } else {
+          // Its lease runs out and an instance adopts it where it stood.
+          this.options.logger.warn(
+            `GitOps operation ${operation.id} stopped and will be resumed: ${error}`,
+          );
+        }
         return operation;
       })
       .finally(() => {
-        this.running.delete(operation.id);
+        if (this.running.get(operation.id)?.fence === fence) {
+          this.running.delete(operation.id);
+        }
         if (this.running.size === 0) {
           clearInterval(this.renewal);
           this.renewal = undefined;
         }
       });
-    this.running.set(operation.id, run);
+    this.running.set(operation.id, { run, fence, lost });
     this.renewal ??= setInterval(() => {
-      this.options.operations
-        .renew([...this.running.keys()], this.lease())
-        .catch(error =>
-          this.options.logger.warn(
-            `Renewing the GitOps operations' leases failed: ${error}`,
-          ),
-        );
+      this.renew().catch(error =>
+        this.options.logger.warn(
+          `Renewing the GitOps operations' leases failed: ${error}`,
+        ),
+      );
     }, this.leaseMs / 3).unref();
   }
 
   private async run(
+    held: Held,
     operation: Operation,
+    lost: AbortController,
     request?: Request,
   ): Promise<Operation> {
     const { operations, audit, auditor, logger } = this.options;
@@ -167,11 +216,11 @@ export class OperationRunner {
       },
     });
     await this.persist('mark the operation running', () =>
-      operations.markRunning(operation.id),
+      operations.markRunning(held),
     );
     let error: Error | undefined;
     try {
-      await this.perform(operation);
+      await this.perform(held, operation, lost.signal);
     } catch (caught) {
       error = caught as Error;
     }
@@ -179,8 +228,12 @@ export class OperationRunner {
       // Shutting down: left running on purpose, to be re-attached.
       return operation;
     }
+    if (lost.signal.aborted) throw lost.signal.reason;
+    if (error instanceof LeaseLostError) throw error;
+    // Fenced: the stale holder of an adopted operation records no outcome, and so
+    // writes no audit entry either.
     const finished = await this.persist('record the outcome', () =>
-      operations.finish(operation.id, {
+      operations.finish(held, {
         status: error ? 'failed' : 'succeeded',
         error: error?.message,
       }),
@@ -212,16 +265,30 @@ export class OperationRunner {
     return finished;
   }
 
-  private async perform(operation: Operation): Promise<void> {
+  private async perform(
+    held: Held,
+    operation: Operation,
+    lost: AbortSignal,
+  ): Promise<void> {
     const actions = await this.options.actionsFor(operation.cluster);
+    // Still this instance's (and for a whole lease from now) before the first patch;
+    // each later patch follows a fenced step.
+    const kept = await this.persist('check the lease', () =>
+      this.options.operations.renew([held], this.lease()),
+    );
+    if (kept.length === 0) {
+      throw new LeaseLostError(
+        `Operation ${held.id} was adopted by another instance`,
+      );
+    }
     const options = {
       timeoutMs: this.options.timeoutMs,
-      signal: this.abort.signal,
+      signal: AbortSignal.any([this.abort.signal, lost]),
       // Steps recorded by an interrupted run: what was already requested is not redone.
       resumeFrom: operation.steps,
       onStep: (step: OperationStep) =>
         this.persist('record a step', () =>
-          this.options.operations.appendStep(operation.id, step),
+          this.options.operations.appendStep(held, step),
         ),
     };
     switch (operation.action) {

@@ -5,13 +5,22 @@ import { Knex } from 'knex';
 import type { OperationStep } from '../actions/FluxActions';
 import type { FluxKind } from '../actions/fluxKinds';
 import {
+  LeasedOperation,
   Operation,
   OperationInput,
   OperationStatus,
   OperationStore,
 } from './OperationStore';
 import { migratedClient, toIso } from './migrations';
-import { claimExpired, Lease, releaseLeases, renewLeases } from './leases';
+import {
+  claimExpired,
+  fenced,
+  Held,
+  Lease,
+  LeaseLostError,
+  releaseLeases,
+  renewLeases,
+} from './leases';
 
 const TABLE = 'gitops_operations';
 
@@ -34,6 +43,7 @@ interface Row {
   duration_ms: number | null;
   lease_owner: string | null;
   lease_expires_at: Date | string | null;
+  lease_generation: number;
 }
 
 const UNFINISHED = ['pending', 'running'];
@@ -92,9 +102,10 @@ export class DatabaseOperationStore implements OperationStore {
       duration_ms: null,
       lease_owner: lease.owner,
       lease_expires_at: lease.until,
+      lease_generation: 1,
     };
     await this.db<Row>(TABLE).insert(row);
-    return fromRow(row);
+    return { operation: fromRow(row), fence: row.lease_generation };
   }
 
   async get(id: string) {
@@ -102,47 +113,49 @@ export class DatabaseOperationStore implements OperationStore {
     return row ? fromRow(row) : undefined;
   }
 
-  async markRunning(id: string) {
-    await this.db<Row>(TABLE)
-      .where({ id })
-      .whereIn('status', ['pending', 'running'])
+  async markRunning(held: Held) {
+    const updated = await fenced(this.db(TABLE), held)
+      .whereIn('status', UNFINISHED)
       .update({
         status: 'running',
         started_at: this.db.raw('COALESCE(started_at, ?)', [new Date()]),
       });
+    if (updated !== 1) throw await this.lost(held);
   }
 
-  // Only the runner that owns an operation appends to it, one step at a time.
-  async appendStep(id: string, step: OperationStep) {
-    await this.db.transaction(async tx => {
-      const row = await tx<Row>(TABLE).where({ id }).first();
-      if (!row) throw new NotFoundError(`No operation ${id}`);
+  // Only the holder of the operation's lease appends to it, one step at a time.
+  async appendStep(held: Held, step: OperationStep) {
+    const appended = await this.db.transaction(async tx => {
+      const row: Row | undefined = await fenced(tx(TABLE), held).first();
+      if (!row) return false;
       const steps = JSON.parse(row.steps) as OperationStep[];
-      await tx<Row>(TABLE)
-        .where({ id })
-        .update({ steps: JSON.stringify([...steps, step]) });
+      const updated = await fenced(tx(TABLE), held).update({
+        steps: JSON.stringify([...steps, step]),
+      });
+      return updated === 1;
     });
+    if (!appended) throw await this.lost(held);
   }
 
   async finish(
-    id: string,
+    held: Held,
     outcome: { status: 'succeeded' | 'failed'; error?: string },
   ) {
-    const row = await this.db<Row>(TABLE).where({ id }).first();
-    if (!row) throw new NotFoundError(`No operation ${id}`);
+    const row: Row | undefined = await fenced(this.db(TABLE), held).first();
+    if (!row) throw await this.lost(held);
     const finishedAt = new Date();
-    await this.db<Row>(TABLE)
-      .where({ id })
-      .update({
-        status: outcome.status,
-        error: outcome.error ?? null,
-        finished_at: finishedAt,
-        lease_owner: null,
-        lease_expires_at: null,
-        duration_ms:
-          finishedAt.getTime() - new Date(toIso(row.created_at)).getTime(),
-      });
-    return (await this.get(id))!;
+    // Not conditional on the status: a retry after a lost answer finishes it again.
+    const updated = await fenced(this.db(TABLE), held).update({
+      status: outcome.status,
+      error: outcome.error ?? null,
+      finished_at: finishedAt,
+      lease_owner: null,
+      lease_expires_at: null,
+      duration_ms:
+        finishedAt.getTime() - new Date(toIso(row.created_at)).getTime(),
+    });
+    if (updated !== 1) throw await this.lost(held);
+    return (await this.get(held.id))!;
   }
 
   async listUnfinished() {
@@ -152,24 +165,41 @@ export class DatabaseOperationStore implements OperationStore {
     return rows.map(fromRow);
   }
 
-  async claimAbandoned(lease: Lease) {
-    const ids = await claimExpired(
+  async claimAbandoned(lease: Lease): Promise<LeasedOperation[]> {
+    const claimed = await claimExpired(
       this.db,
       TABLE,
       query => query.whereIn('status', UNFINISHED),
       lease,
+      { orderBy: 'created_at' },
     );
+    const fences = new Map(claimed.map(held => [held.id, held.fence]));
     const rows = await this.db<Row>(TABLE)
-      .whereIn('id', ids)
+      .whereIn('id', [...fences.keys()])
       .orderBy('created_at');
-    return rows.map(fromRow);
+    return rows.map(row => ({
+      operation: fromRow(row),
+      fence: fences.get(row.id)!,
+    }));
   }
 
-  async renew(ids: string[], lease: Lease) {
-    await renewLeases(this.db, TABLE, ids, lease);
+  async renew(held: Held[], lease: Lease) {
+    return renewLeases(this.db, TABLE, held, lease);
   }
 
-  async release(ids: string[], owner: string) {
-    await releaseLeases(this.db, TABLE, ids, owner);
+  async release(held: Held[], owner: string) {
+    await releaseLeases(this.db, TABLE, held, owner);
+  }
+
+  /** Why a fenced write changed nothing: the operation is missing, or another's now. */
+  private async lost(held: Held): Promise<Error> {
+    const row = await this.db<Row>(TABLE).where({ id: held.id }).first();
+    if (!row) return new NotFoundError(`No operation ${held.id}`);
+    if (row.lease_generation === held.fence) {
+      return new LeaseLostError(`Operation ${held.id} is finished`);
+    }
+    return new LeaseLostError(
+      `Operation ${held.id} was adopted by another instance (lease ${held.fence}, now ${row.lease_generation})`,
+    );
   }
 }

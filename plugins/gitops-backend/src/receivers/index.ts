@@ -5,5 +5,5 @@ export {
   receiverName,
 } from './ReceiverManager';
 export { createReceiverRoutes } from './router';
-export { PushRelay, PUSH_TOPICS } from './PushRelay';
+export { PushRelay, PUSH_TOPICS, readRelaySettings } from './PushRelay';
 export { ReceiverTrigger, receiverBaseUrl } from './ReceiverTrigger';

@@ -16,7 +16,8 @@ import { DateTime } from 'luxon';
 import { FluxActions } from '../actions/FluxActions';
 import { FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache';
-import { LockStore } from '../database/LockStore';
+import { LeaseLostError } from '../database/leases';
+import { HeldLock, LockStore } from '../database/LockStore';
 import { TokenStore } from '../database/TokenStore';
 import {
   CredentialSpec,
@@ -181,7 +182,7 @@ export class TokenRotator {
           : `A credential the Git host does not know cannot be rotated; create one for the repository instead`,
       );
     }
-    return this.exclusively(id, async () => {
+    return this.exclusively(id, async lock => {
       this.requireFresh(token.usages);
       const registries = await this.registries(token);
       const spec: CredentialSpec = {
@@ -192,12 +193,15 @@ export class TokenRotator {
         scopes: token.scopes ?? [],
         expiresAt: this.expiresAt(),
       };
+      await lock.check();
       const issued = await this.options.issuer.issue(spec);
       await this.swap(
+        lock,
         targetsOf(token.usages, u => registries.get(u)),
         issued,
         checksOf(token.usages),
       );
+      await lock.check();
       await this.options.issuer.revoke({
         kind: token.kind,
         host: token.host!,
@@ -207,7 +211,7 @@ export class TokenRotator {
       this.options.logger.info(
         `${actor} rotated ${token.kind} "${token.name}" (${token.id}): new ${issued.kind} ${issued.hostId} in ${token.usages.length} Secret key(s), old one revoked`,
       );
-      return this.recorded(issued);
+      return this.recorded(lock, issued);
     });
   }
 
@@ -260,10 +264,12 @@ export class TokenRotator {
       scopes: scopesFor(input.purpose, usages),
       expiresAt: this.expiresAt(),
     };
-    return this.exclusively(repository.normalized, async () => {
+    return this.exclusively(repository.normalized, async lock => {
       this.requireFresh(usages);
+      await lock.check();
       const issued = await this.options.issuer.issue(spec);
       await this.swap(
+        lock,
         targetsOf(usages, u =>
           u.format === 'docker-config' ? repository.host : undefined,
         ),
@@ -273,7 +279,7 @@ export class TokenRotator {
       this.options.logger.info(
         `${actor} created ${issued.kind} "${issued.name}" (${issued.hostId}) on ${project.path} for ${input.purpose}, written to ${usages.length} Secret key(s)`,
       );
-      return this.recorded(issued);
+      return this.recorded(lock, issued);
     });
   }
 
@@ -305,9 +311,11 @@ export class TokenRotator {
       scopes: [git ? 'read_repository' : 'read_registry'],
       expiresAt: this.expiresAt(),
     };
-    return this.exclusively(repository.normalized, async () => {
+    return this.exclusively(repository.normalized, async lock => {
+      await lock.check();
       const issued = await this.options.issuer.issue(spec);
       await this.swap(
+        lock,
         input.secrets.map(secret => ({
           ...secret,
           formats: [
@@ -323,12 +331,18 @@ export class TokenRotator {
       this.options.logger.info(
         `${actor} created deploy token "${issued.name}" (${issued.hostId}) on ${project.path} for the new sources of ${repository.normalized}`,
       );
-      return this.recorded(issued);
+      return this.recorded(lock, issued);
     });
   }
 
-  /** Writes the credential, checks the objects, and puts everything back if a check fails. */
+  /**
+   * Writes the credential, checks the objects, and puts everything back if a check
+   * fails. Each write checks the lock first; once it is lost (this instance stalled
+   * past it and another holder took over) nothing more is written, not even the roll
+   * back: the Secrets are the new holder's now.
+   */
   private async swap(
+    lock: HeldLock,
     targets: SecretTarget[],
     issued: IssuedCredential,
     checks: Check[],
@@ -352,14 +366,22 @@ export class TokenRotator {
               .map(key => [key, old[key]]),
           ),
         });
+        await lock.check();
         await secrets.apply(target, next);
       }
       for (const check of checks) {
         await this.options.actionsFor(check.cluster).reconcile(check.object, {
           timeoutMs: readyTimeoutMs,
+          signal: lock.signal,
         });
       }
     } catch (error) {
+      if (error instanceof LeaseLostError || lock.signal.aborted) {
+        logger.error(
+          `Credential change stopped, its lock taken over: the new ${issued.kind} ${issued.hostId} may be left unused on the Git host`,
+        );
+        throw lock.signal.reason ?? error;
+      }
       const reason = stringifyError(error);
       for (const { target, data } of previous) {
         await secrets
@@ -395,7 +417,10 @@ export class TokenRotator {
   }
 
   /** Reads the inventory again and marks the new credential as rotated now. */
-  private async recorded(issued: IssuedCredential): Promise<TokenRecord> {
+  private async recorded(
+    lock: HeldLock,
+    issued: IssuedCredential,
+  ): Promise<TokenRecord> {
     const tokens = await this.options.inventory.run();
     const token = tokens.find(
       t =>
@@ -409,7 +434,9 @@ export class TokenRotator {
       );
     }
     const now = new Date();
-    await this.options.store.recordRotation(token.id, now);
+    await lock.whileHeld(() =>
+      this.options.store.recordRotation(token.id, now),
+    );
     return { ...token, lastRotatedAt: now.toISOString() };
   }
 
@@ -457,12 +484,17 @@ export class TokenRotator {
 
   private async exclusively<T>(
     key: string,
-    work: () => Promise<T>,
+    work: (lock: HeldLock) => Promise<T>,
   ): Promise<T> {
-    const done = await this.options.locks.runExclusively(
-      `token-change:${key}`,
-      work,
-    );
+    const done = await this.options.locks
+      .runExclusively(`token-change:${key}`, work)
+      .catch(error => {
+        throw error instanceof LeaseLostError
+          ? new ConflictError(
+              `The change of ${key} was taken over by another instance`,
+            )
+          : error;
+      });
     if (!done) {
       throw new ConflictError(`A change of ${key} is already running`);
     }
