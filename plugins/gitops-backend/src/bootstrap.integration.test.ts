@@ -507,7 +507,6 @@ describe('bootstrapping a new delivery repository', () => {
   it('applies as the tenant: a repository that grants itself cluster-admin fails with Flux\u2019s forbidden error', async () => {
     const res = await bootstrap({
       name: 'escalate',
-      credential: false,
       clusters: [{ name: 'dev', path: 'deploy/escalate' }],
     });
     expect(res.body.error).toBeUndefined();
@@ -522,16 +521,14 @@ describe('bootstrapping a new delivery repository', () => {
       }),
     ]);
     expect(
-      world
-        .cluster('dev')
-        .api.store.get(
-          {
-            apiVersion: 'rbac.authorization.k8s.io/v1',
-            kind: 'ClusterRoleBinding',
-          },
-          '',
-          'tenant-escalates',
-        ),
+      world.cluster('dev').api.store.get(
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+        },
+        '',
+        'tenant-escalates',
+      ),
     ).toBeUndefined();
   });
 

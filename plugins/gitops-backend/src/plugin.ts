@@ -46,7 +46,7 @@ import {
 } from './receivers';
 import { createNotifyRoutes, DeliveryNotifier } from './notify';
 import { DatabaseObjectOwnerStore } from './database/DatabaseObjectOwnerStore';
-import { Tenancy } from './tenancy';
+import { ObjectClaims, Tenancy } from './tenancy';
 import { createRouter } from './service/router';
 import { createStatusRoutes, EntityStatusService } from './status';
 import { readWebhookSettings, WebhookRegistrar } from './webhooks';
@@ -315,6 +315,7 @@ export const gitopsPlugin = createBackendPlugin({
           pushRelay.adoptAbandoned(),
         );
         lifecycle.addShutdownHook(() => runner.stop());
+        const objectOwners = await DatabaseObjectOwnerStore.create(deps);
 
         deps.httpRouter.use(
           await createRouter({
@@ -366,7 +367,7 @@ export const gitopsPlugin = createBackendPlugin({
                   readyTimeoutMs: readBootstrapReadyTimeout(deps.config),
                   allowedLocalHosts,
                   tenancy: Tenancy.fromConfig(deps.config),
-                  owners: await DatabaseObjectOwnerStore.create(deps),
+                  owners: objectOwners,
                   logger: logger.child({ task: 'bootstrap' }),
                 }),
                 catalog,
@@ -389,6 +390,13 @@ export const gitopsPlugin = createBackendPlugin({
                 operations,
                 audit,
                 objects: entityObjectsFromStatus(statusService),
+                claims: new ObjectClaims({
+                  cache,
+                  deliveries: deliveryRepositories,
+                  owners: objectOwners,
+                  catalog,
+                  auth: deps.auth,
+                }),
                 catalog,
                 httpAuth,
                 permissions,

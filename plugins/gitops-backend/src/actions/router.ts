@@ -1,9 +1,15 @@
 import {
+  BackstageCredentials,
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { ResourcePermission } from '@backstage/plugin-permission-common';
 import {
@@ -17,6 +23,7 @@ import { z } from 'zod';
 import { AuditStore } from '../database/AuditStore';
 import { OperationAction, OperationStore } from '../database/OperationStore';
 import {
+  allowedEntityRefs,
   entityForRequest,
   parseInput,
   requireEntityPermission,
@@ -38,6 +45,14 @@ export interface EntityFluxObject {
 export interface EntityFluxObjects {
   objectsOf(entityRef: string, entity: Entity): Promise<EntityFluxObject[]>;
 }
+
+/** Every entity that claims an object (see tenancy/ObjectClaims). */
+export interface FluxObjectClaimants {
+  claimantsOf(cluster: string, ref: FluxObjectRef): Promise<string[]>;
+}
+
+const describe = (object: EntityFluxObject) =>
+  `${object.target.kind}/${object.target.namespace}/${object.target.name} on ${object.cluster}`;
 
 const targetSchema = z
   .object({
@@ -79,22 +94,70 @@ export function createEntityActionRoutes(options: {
   operations: OperationStore;
   audit: AuditStore;
   objects: EntityFluxObjects;
+  claims: FluxObjectClaimants;
   catalog: CatalogService;
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
 }): express.Router {
-  const { runner, operations, audit, objects, catalog, httpAuth, permissions } =
-    options;
+  const {
+    runner,
+    operations,
+    audit,
+    objects,
+    claims,
+    catalog,
+    httpAuth,
+    permissions,
+  } = options;
   const router = Router();
   router.use(express.json());
 
   async function entityFor(req: Request, permission: ResourcePermission) {
-    const { entity, entityRef, actor } = await entityForRequest(
+    const { entity, entityRef, actor, credentials } = await entityForRequest(
       req,
       { catalog, httpAuth, permissions },
       permission,
     );
-    return { entity, entityRef, requestedBy: actor };
+    return { entity, entityRef, requestedBy: actor, credentials };
+  }
+
+  /**
+   * An object other entities claim too (their delivery repository or kubernetes-id
+   * names it) is acted on only by someone with the permission on every claimant.
+   */
+  async function requireEveryClaimant(
+    chosen: EntityFluxObject[],
+    entityRef: string,
+    permission: ResourcePermission,
+    credentials: BackstageCredentials,
+  ) {
+    const others = new Map<string, EntityFluxObject[]>();
+    for (const object of chosen) {
+      for (const claimant of await claims.claimantsOf(
+        object.cluster,
+        object.target,
+      )) {
+        if (claimant === entityRef) continue;
+        others.set(claimant, [...(others.get(claimant) ?? []), object]);
+      }
+    }
+    const allowed = await allowedEntityRefs(
+      permissions,
+      permission,
+      [...others.keys()],
+      credentials,
+    );
+    const refused = [...others.entries()].filter(([ref]) => !allowed.has(ref));
+    if (refused.length > 0) {
+      throw new NotAllowedError(
+        `Not allowed to ${permission.name} on ${refused
+          .map(
+            ([ref, claimed]) =>
+              `${claimed.map(describe).join(', ')}: also claimed by ${ref}`,
+          )
+          .join('; ')}`,
+      );
+    }
   }
 
   async function startActions(
@@ -103,7 +166,7 @@ export function createEntityActionRoutes(options: {
     target: z.infer<typeof targetSchema> | undefined,
     withSource: boolean,
   ) {
-    const { entity, entityRef, requestedBy } = await entityFor(
+    const { entity, entityRef, requestedBy, credentials } = await entityFor(
       req,
       ACTION_PERMISSIONS[action],
     );
@@ -135,15 +198,16 @@ export function createEntityActionRoutes(options: {
       chosen = chosen.filter(object => !object.suspended);
       if (chosen.length === 0) {
         throw new ConflictError(
-          `${suspended
-            .map(
-              object =>
-                `${object.target.kind}/${object.target.namespace}/${object.target.name} on ${object.cluster}`,
-            )
-            .join(', ')}: resource is suspended`,
+          `${suspended.map(describe).join(', ')}: resource is suspended`,
         );
       }
     }
+    await requireEveryClaimant(
+      chosen,
+      entityRef,
+      ACTION_PERMISSIONS[action],
+      credentials,
+    );
     const started = [];
     for (const object of chosen) {
       started.push(

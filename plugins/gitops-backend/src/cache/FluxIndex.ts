@@ -38,7 +38,7 @@ function normalizedUrl(object: CachedFluxObject): string | undefined {
 }
 
 /** The sources a Kustomization or HelmRelease takes its artifact from (cross-namespace). */
-function sourceKeysOf(object: CachedFluxObject): string[] {
+export function sourceKeysOf(object: CachedFluxObject): string[] {
   const { namespace } = object.metadata;
   if (object.kind === 'Kustomization') {
     return [refKey(object.spec.sourceRef, namespace)].filter(isString);

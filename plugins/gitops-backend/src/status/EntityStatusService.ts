@@ -86,7 +86,7 @@ function normalizePath(path: string): string {
 }
 
 /** Whether `path` equals `base` or lies under it. */
-function isUnder(path: string, base: string): boolean {
+export function isUnder(path: string, base: string): boolean {
   const p = normalizePath(path);
   const b = normalizePath(base);
   return b === '' || p === b || p.startsWith(`${b}/`);
@@ -120,7 +120,7 @@ function followsFixedRef(source: CachedFluxObject): boolean {
 }
 
 /** The path a consumer applies from its source: a Kustomization's path, a Git chart's path. */
-function consumerPath(consumer: CachedFluxObject): string | undefined {
+export function consumerPath(consumer: CachedFluxObject): string | undefined {
   if (consumer.kind === 'Kustomization') {
     return typeof consumer.spec.path === 'string' ? consumer.spec.path : '';
   }

@@ -1,2 +1,3 @@
 export { Tenancy, canonicalOwnerRef, ownersOf } from './Tenancy';
 export type { TenantPlacement, TenantConfig } from './Tenancy';
+export { ObjectClaims } from './ObjectClaims';

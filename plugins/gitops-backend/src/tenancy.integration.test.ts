@@ -1,0 +1,453 @@
+import {
+  coreServices,
+  createBackendModule,
+  createServiceFactory,
+} from '@backstage/backend-plugin-api';
+import { permissionsServiceFactory } from '@backstage/backend-defaults/permissions';
+import { permissionsRegistryServiceFactory } from '@backstage/backend-defaults/permissionsRegistry';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import catalogPlugin from '@backstage/plugin-catalog-backend';
+import permissionPlugin from '@backstage/plugin-permission-backend';
+import {
+  catalogConditions,
+  createCatalogConditionalDecision,
+} from '@backstage/plugin-catalog-backend/alpha';
+import {
+  AuthorizeResult,
+  isResourcePermission,
+  PolicyDecision,
+} from '@backstage/plugin-permission-common';
+import {
+  PolicyQuery,
+  PolicyQueryUser,
+} from '@backstage/plugin-permission-node';
+import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
+import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { stringify } from 'yaml';
+import { eventually } from './__testUtils__/eventually';
+import {
+  sandboxBackendConfig,
+  sandboxReceiverUrls,
+  sandboxRegistration,
+} from './__testUtils__/sandboxConfig';
+import { gitopsPlugin } from './plugin';
+
+jest.setTimeout(180_000);
+
+const FLUX_NS = 'flux-system';
+const KUSTOMIZATION = {
+  apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+  kind: 'Kustomization',
+};
+
+/** Who is who: a member of each team and a platform administrator. */
+const MEMBERS: Record<string, string[]> = {
+  'user:default/alice': ['group:default/team-apps'],
+  'user:default/paula': ['group:default/team-payments'],
+  'user:default/admin': ['group:default/platform-admins'],
+};
+
+/**
+ * The policy an adopter writes (as packages/backend's demo policy): everyone reads; an
+ * entity's owners act on it, decided by the catalog's `isEntityOwner` condition; only
+ * platform administrators manage clusters and tokens.
+ */
+const adopterPolicy = createBackendModule({
+  pluginId: 'permission',
+  moduleId: 'tenancy-test-policy',
+  register(reg) {
+    reg.registerInit({
+      deps: { policy: policyExtensionPoint },
+      async init({ policy }) {
+        policy.setPolicy({
+          async handle(
+            query: PolicyQuery,
+            user?: PolicyQueryUser,
+          ): Promise<PolicyDecision> {
+            const claims = user?.info.ownershipEntityRefs ?? [];
+            const name = query.permission.name;
+            if (
+              ['gitops.cluster.manage', 'gitops.tokens.manage'].includes(name)
+            ) {
+              return claims.includes('group:default/platform-admins')
+                ? { result: AuthorizeResult.ALLOW }
+                : { result: AuthorizeResult.DENY };
+            }
+            if (
+              name.startsWith('gitops.entity.') &&
+              name !== 'gitops.entity.read' &&
+              isResourcePermission(query.permission, 'catalog-entity')
+            ) {
+              return createCatalogConditionalDecision(
+                query.permission,
+                catalogConditions.isEntityOwner({ claims }),
+              );
+            }
+            return { result: AuthorizeResult.ALLOW };
+          },
+        });
+      },
+    });
+  },
+});
+
+const MOCK_SERVICE_TOKEN = 'mock-service-token:';
+
+/**
+ * The test backend's HTTP auth, which keeps who made an on-behalf-of request: Backstage's
+ * own auth service gives the user principal of such a token its plugin as `actor` (the
+ * permission backend refuses a resource permission without a resourceRef to a user
+ * calling directly), and the mock service drops it.
+ */
+const httpAuthKeepingActor = createServiceFactory({
+  service: coreServices.httpAuth,
+  deps: { plugin: coreServices.pluginMetadata },
+  factory({ plugin }) {
+    const inner = mockServices.httpAuth({ pluginId: plugin.getId() });
+    return {
+      async credentials(req: any, options?: any) {
+        const credentials = await inner.credentials(req, options);
+        const token = /^Bearer\s+(\S+)$/i.exec(
+          String(req.headers.authorization ?? ''),
+        )?.[1];
+        const principal = credentials.principal as { userEntityRef?: string };
+        if (principal.userEntityRef && token?.startsWith(MOCK_SERVICE_TOKEN)) {
+          const { sub } = JSON.parse(token.slice(MOCK_SERVICE_TOKEN.length));
+          return mockCredentials.user(principal.userEntityRef, {
+            actor: { subject: sub },
+          }) as any;
+        }
+        return credentials;
+      },
+      issueUserCookie: (res: any, options?: any) =>
+        inner.issueUserCookie(res, options),
+    };
+  },
+});
+
+function component(
+  name: string,
+  owner: string,
+  annotations: Record<string, string>,
+) {
+  return {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: { name, annotations },
+    spec: { type: 'service', lifecycle: 'production', owner },
+  };
+}
+
+/**
+ * Two teams on one Backstage, with the real permission framework: the permission
+ * backend asks the policy above, and its `isEntityOwner` conditions are applied by the
+ * real catalog backend to entities it read from a catalog file. No decision is mocked.
+ */
+describe('tenant isolation, with the real permission framework and catalog', () => {
+  let world: SandboxWorld;
+  let dataDir: string;
+  let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+  const as = (user: string) => ({
+    Authorization: mockCredentials.user.header(user),
+  });
+  const dev = () => world.cluster('dev').api.store;
+  const kustomization = (namespace: string, name: string) =>
+    dev().get(KUSTOMIZATION, namespace, name) as
+      | { spec: { suspend?: boolean } }
+      | undefined;
+  const deployTokens = async () => {
+    const res = await fetch(
+      `${world.gitlab.url}/api/v4/projects/${encodeURIComponent(
+        world.demo.project.pathWithNamespace,
+      )}/deploy_tokens`,
+      { headers: { 'PRIVATE-TOKEN': world.demo.tokens.gitlabAdmin } },
+    );
+    return (await res.json()) as unknown[];
+  };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gitops-tenancy-'));
+    world = await startWorld({ dataDir, sourceInterval: '1h' });
+    const repository = world.demo.project.httpUrl;
+    const catalogFile = join(dataDir, 'catalog.yaml');
+    await writeFile(
+      catalogFile,
+      [
+        ...['team-apps', 'team-payments', 'platform-admins'].map(name => ({
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'Group',
+          metadata: { name },
+          spec: { type: 'team', children: [] },
+        })),
+        component('podinfo', 'group:default/team-apps', {
+          'gitops.backstage.io/delivery-repositories': repository,
+          'gitops.backstage.io/delivery-path': 'apps/podinfo',
+          'backstage.io/kubernetes-id': 'podinfo',
+        }),
+        component('payments', 'group:default/team-payments', {
+          'gitops.backstage.io/delivery-repositories': repository,
+          'gitops.backstage.io/delivery-path': 'apps/payments',
+          'backstage.io/kubernetes-id': 'payments',
+        }),
+        // The payments team names podinfo's repository path on an entity of its own, on
+        // dev only, ...
+        component('borrowed-path', 'group:default/team-payments', {
+          'gitops.backstage.io/delivery-repositories': repository,
+          'gitops.backstage.io/delivery-path': 'apps/podinfo',
+          'gitops.backstage.io/clusters': 'dev',
+        }),
+        // ... and podinfo's kubernetes-id on another.
+        component('borrowed-label', 'group:default/team-payments', {
+          'backstage.io/kubernetes-id': 'podinfo',
+          'gitops.backstage.io/clusters': 'dev',
+        }),
+      ]
+        .map(entity => stringify(entity))
+        .join('---\n'),
+    );
+
+    const backend = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        catalogPlugin,
+        permissionPlugin,
+        adopterPolicy,
+        httpAuthKeepingActor,
+        permissionsServiceFactory,
+        permissionsRegistryServiceFactory,
+        createServiceFactory({
+          service: coreServices.userInfo,
+          deps: {},
+          factory: () => ({
+            async getUserInfo(credentials) {
+              const user = (credentials.principal as { userEntityRef: string })
+                .userEntityRef;
+              return {
+                userEntityRef: user,
+                ownershipEntityRefs: [user, ...(MEMBERS[user] ?? [])],
+              };
+            },
+          }),
+        }),
+        mockServices.rootConfig.factory({
+          data: {
+            ...sandboxBackendConfig(world),
+            permission: { enabled: true },
+            catalog: {
+              rules: [{ allow: ['Component', 'Group', 'Location'] }],
+              locations: [{ type: 'file', target: catalogFile }],
+            },
+            gitops: {
+              clusters: sandboxReceiverUrls(world),
+              registration: sandboxRegistration,
+              bootstrap: { readyTimeout: { seconds: 15 } },
+              tenancy: {
+                tenants: [
+                  { owner: 'group:default/team-apps', namespace: 'team-apps' },
+                  {
+                    owner: 'group:default/team-payments',
+                    namespace: 'team-payments',
+                  },
+                ],
+              },
+            },
+          },
+        }),
+      ],
+    });
+    server = backend.server;
+    await eventually(
+      'the catalog and the dev cache',
+      async () => {
+        const [catalog, clusters] = await Promise.all([
+          request(server)
+            .get('/api/gitops/entities/component/default/borrowed-label/status')
+            .set(as('user:default/paula')),
+          request(server)
+            .get('/api/gitops/clusters')
+            .set(as('user:default/admin')),
+        ]);
+        if (catalog.status !== 200) {
+          throw new Error(
+            `status ${catalog.status}: ${JSON.stringify(catalog.body)}`,
+          );
+        }
+        if (
+          !clusters.body.items?.some(
+            (c: { name: string; health?: { stale?: boolean } }) =>
+              c.name === 'dev' && c.health && !c.health.stale,
+          )
+        ) {
+          throw new Error(
+            `clusters ${clusters.status}: ${JSON.stringify(clusters.body).slice(
+              0,
+              400,
+            )}`,
+          );
+        }
+        return true;
+      },
+      60_000,
+    );
+    // The registry knows every entity's annotations (as its round does every minute).
+    for (const name of ['podinfo', 'payments', 'borrowed-path']) {
+      await request(server)
+        .get(`/api/gitops/entities/component/default/${name}/status`)
+        .set(as('user:default/admin'));
+    }
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const bootstrap = (user: string, body: Record<string, unknown>) =>
+    request(server)
+      .post('/api/gitops/flux/bootstrap')
+      .set(as(user))
+      .send({
+        url: world.demo.project.httpUrl,
+        name: 'tenancy-probe',
+        credential: true,
+        ...body,
+      });
+
+  it('refuses a payments member bootstrapping for podinfo, dry run or not, writing nothing', async () => {
+    const tokensBefore = (await deployTokens()).length;
+    for (const dryRun of [true, false]) {
+      const res = await bootstrap('user:default/paula', {
+        entityRef: 'component:default/podinfo',
+        clusters: [{ name: 'dev', path: 'apps/podinfo/dev' }],
+        dryRun,
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(
+        /gitops\.entity\.manage on component:default\/podinfo/,
+      );
+    }
+    for (const namespace of [FLUX_NS, 'team-apps', 'team-payments']) {
+      expect(kustomization(namespace, 'tenancy-probe')).toBeUndefined();
+    }
+    expect(await deployTokens()).toHaveLength(tokensBefore);
+  });
+
+  it('refuses a payments member bootstrapping payments into a namespace not mapped to the team', async () => {
+    for (const namespace of ['team-apps', FLUX_NS]) {
+      const res = await bootstrap('user:default/paula', {
+        entityRef: 'component:default/payments',
+        clusters: [{ name: 'dev', path: 'apps/payments/dev', namespace }],
+        dryRun: true,
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(
+        new RegExp(
+          `Namespace ${namespace} on cluster dev is not the tenant namespace`,
+        ),
+      );
+    }
+    const privileged = await bootstrap('user:default/paula', {
+      entityRef: 'component:default/payments',
+      clusters: [{ name: 'dev', path: 'apps/payments/dev' }],
+      privileged: true,
+      dryRun: true,
+    });
+    expect(privileged.status).toBe(403);
+    expect(privileged.body.error.message).toMatch(/gitops\.cluster\.manage/);
+  });
+
+  it('renders, for the owner, a Kustomization run as the tenant in its namespace', async () => {
+    const res = await bootstrap('user:default/paula', {
+      entityRef: 'component:default/payments',
+      clusters: [{ name: 'dev', path: 'apps/payments/dev' }],
+      dryRun: true,
+    });
+    expect(res.body.error).toBeUndefined();
+    expect(res.status).toBe(200);
+    expect(res.body.clusters[0].manifests[1]).toMatchObject({
+      kind: 'Kustomization',
+      metadata: { name: 'tenancy-probe', namespace: 'team-payments' },
+      spec: {
+        serviceAccountName: 'team-payments',
+        targetNamespace: 'team-payments',
+      },
+    });
+    // A template's dry run for an entity not yet registered: authorized by its owner.
+    const prospective = (owner: string) =>
+      bootstrap('user:default/paula', {
+        entityRef: 'component:default/not-yet',
+        owner,
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+        dryRun: true,
+      });
+    expect((await prospective('group:default/team-payments')).status).toBe(200);
+    const foreign = await prospective('group:default/team-apps');
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.error.message).toMatch(
+      /owned by group:default\/team-apps/,
+    );
+  });
+
+  it('refuses acting on another team\u2019s objects through a repository path or a label named on one\u2019s own entity', async () => {
+    const podinfoOnDev = {
+      cluster: 'dev',
+      kind: 'Kustomization',
+      namespace: FLUX_NS,
+      name: 'podinfo',
+    };
+    for (const entity of ['borrowed-path', 'borrowed-label']) {
+      // The object is listed on the entity's tab, as the catalog annotations say ...
+      const status = await request(server)
+        .get(`/api/gitops/entities/component/default/${entity}/status`)
+        .set(as('user:default/paula'));
+      expect(JSON.stringify(status.body)).toContain('"podinfo"');
+      // ... but acting on it needs the permission on podinfo too.
+      for (const action of ['suspend', 'reconcile']) {
+        const res = await request(server)
+          .post(`/api/gitops/entities/component/default/${entity}/${action}`)
+          .set(as('user:default/paula'))
+          .send({ target: podinfoOnDev });
+        expect(res.status).toBe(403);
+        expect(res.body.error.message).toMatch(
+          /Kustomization\/flux-system\/podinfo on dev: also claimed by component:default\/podinfo/,
+        );
+      }
+    }
+    expect(kustomization(FLUX_NS, 'podinfo')?.spec.suspend).toBeFalsy();
+    const audit = await request(server)
+      .get('/api/gitops/entities/component/default/borrowed-path/audit')
+      .set(as('user:default/admin'));
+    expect(audit.body.items).toEqual([]);
+  });
+
+  it('needs the permission on every claimant: podinfo\u2019s owners are held back on dev, where payments claims it too, and act on prod', async () => {
+    const sync = (cluster: string) =>
+      request(server)
+        .post('/api/gitops/entities/component/default/podinfo/reconcile')
+        .set(as('user:default/alice'))
+        .send({
+          target: {
+            cluster,
+            kind: 'Kustomization',
+            namespace: FLUX_NS,
+            name: 'podinfo',
+          },
+        });
+    const onDev = await sync('dev');
+    expect(onDev.status).toBe(403);
+    expect(onDev.body.error.message).toMatch(
+      /also claimed by component:default\/borrowed-(path|label)/,
+    );
+    const onProd = await sync('prod');
+    expect(onProd.body.error).toBeUndefined();
+    expect(onProd.status).toBe(202);
+  });
+});
