@@ -288,4 +288,40 @@ describe('OperationRunner against the sandbox', () => {
       world.cluster('dev').flux.faults.setReconcileDuration(0);
     }
   });
+
+  it('goes on with its own run when it re-takes a lease that ran out under it', async () => {
+    const { knex, operations, audit, newRunner } = await setUp();
+    world.cluster('dev').flux.faults.setReconcileDuration(1500);
+    try {
+      const runner = newRunner();
+      const operation = await runner.start(reconcilePodinfo);
+      await eventually(async () =>
+        (await operations.get(operation.id))!.steps.some(
+          s => s.type === 'requested',
+        )
+          ? true
+          : undefined,
+      );
+      // Its lease ran out (the database was away longer than a lease, say): its own
+      // sweep takes it again, and the run carries on under the new lease.
+      await knex('gitops_operations')
+        .where({ id: operation.id })
+        .update({ lease_expires_at: new Date(Date.now() - 1) });
+      await runner.adoptAbandoned();
+      const finished = (await runner.settled(operation.id))!;
+      expect(finished.status).toBe('succeeded');
+      expect(finished.steps.filter(s => s.type === 'requested')).toHaveLength(
+        1,
+      );
+      expect(
+        await audit.list({ entityRef: reconcilePodinfo.entityRef }),
+      ).toHaveLength(1);
+      expect(
+        (await knex('gitops_operations').where({ id: operation.id }).first())
+          .lease_generation,
+      ).toBe(2);
+    } finally {
+      world.cluster('dev').flux.faults.setReconcileDuration(0);
+    }
+  });
 });

@@ -30,7 +30,12 @@ import { describeRef } from './fluxKinds';
 export class OperationRunner {
   private readonly running = new Map<
     string,
-    { run: Promise<Operation>; fence: number; lost: AbortController }
+    {
+      run: Promise<Operation>;
+      /** The lease the run writes under (its fence moves on if this instance re-takes it). */
+      held: Held;
+      lost: AbortController;
+    }
   >();
   private readonly abort = new AbortController();
   private readonly instanceId: string;
@@ -78,7 +83,12 @@ export class OperationRunner {
     const adopted = await this.options.operations.claimAbandoned(this.lease());
     for (const leased of adopted) {
       const { operation } = leased;
-      if (!this.running.has(operation.id)) {
+      const current = this.running.get(operation.id);
+      if (current) {
+        // This instance's own run, which stalled past its lease: it goes on, under the
+        // lease just taken (the old one is spent).
+        current.held.fence = leased.fence;
+      } else {
         this.options.logger.info(
           `Resuming GitOps operation ${operation.id} (${
             operation.action
@@ -115,7 +125,7 @@ export class OperationRunner {
   }
 
   private held(): Held[] {
-    return [...this.running].map(([id, { fence }]) => ({ id, fence }));
+    return [...this.running.values()].map(({ held }) => ({ ...held }));
   }
 
   /** Renews the leases of the runs; stops those another instance adopted meanwhile. */
@@ -126,7 +136,7 @@ export class OperationRunner {
     );
     for (const { id, fence } of held) {
       const current = this.running.get(id);
-      if (!kept.has(id) && current?.fence === fence) {
+      if (!kept.has(id) && current?.held.fence === fence) {
         current.lost.abort(
           new LeaseLostError(`Operation ${id} was adopted by another instance`),
         );
@@ -156,9 +166,10 @@ export class OperationRunner {
   }
 
   private launch(leased: LeasedOperation, request?: Request) {
-    const { operation, fence } = leased;
+    const { operation } = leased;
+    const held = { id: operation.id, fence: leased.fence };
     const lost = new AbortController();
-    const run = this.run({ id: operation.id, fence }, operation, lost, request)
+    const run = this.run(held, operation, lost, request)
       .catch(error => {
         if (error instanceof LeaseLostError || lost.signal.aborted) {
           // Another instance adopted it while this one stalled: it finishes it.
@@ -177,7 +188,7 @@ export class OperationRunner {
         return operation;
       })
       .finally(() => {
-        if (this.running.get(operation.id)?.fence === fence) {
+        if (this.running.get(operation.id)?.held === held) {
           this.running.delete(operation.id);
         }
         if (this.running.size === 0) {
@@ -185,7 +196,7 @@ export class OperationRunner {
           this.renewal = undefined;
         }
       });
-    this.running.set(operation.id, { run, fence, lost });
+    this.running.set(operation.id, { run, held, lost });
     this.renewal ??= setInterval(() => {
       this.renew().catch(error =>
         this.options.logger.warn(

@@ -315,7 +315,12 @@ export class PushRelay {
         );
       }),
     );
-    await deliveries.prune(new Date(Date.now() - DELIVERY_IDS_KEPT_MS));
+    await deliveries.prune(
+      new Date(
+        Date.now() -
+          Math.max(DELIVERY_IDS_KEPT_MS, this.settings.replayWindowMs),
+      ),
+    );
   }
 
   private lease() {
