@@ -343,7 +343,7 @@ describe('bootstrapping a new delivery repository', () => {
     expect(dev().get(SECRET, TENANT, 'new-service-auth')).toBeUndefined();
     expect(await deployTokens()).toEqual([]);
     const registered = await registeredRepositories();
-    expect(registered.body).toEqual({ items: [] });
+    expect(registered.body).toEqual({ items: [], totalItems: 0 });
   });
 
   it('validates a dry run for an entity the catalog does not have yet, and nothing else', async () => {

@@ -96,6 +96,7 @@ describe('cluster routes', () => {
     const res = await request(app).get('/clusters');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
+      totalItems: 1,
       items: [
         {
           name: 'dev',
@@ -186,7 +187,9 @@ describe('cluster routes', () => {
     expect((await request(app).post('/clusters').send(lab)).status).toBe(403);
     expect((await request(app).delete('/clusters/dev')).status).toBe(403);
     expect(await knex('gitops_clusters').select()).toEqual([]);
-    expect((await request(app).get('/clusters')).status).toBe(200);
+    const list = await request(app).get('/clusters');
+    expect(list.status).toBe(403);
+    expect(list.body.error.message).toMatch(/gitops\.cluster\.read/);
   });
 
   it('answers 503 with the reason when no encryption secret is configured', async () => {

@@ -13,6 +13,7 @@ import {
   requireBasicPermission,
   requireClusterManage,
 } from '../service/requestHelpers';
+import { pageOf, readPage } from '../service/paging';
 
 export type { ClusterHealth };
 
@@ -54,9 +55,13 @@ export function createClusterRoutes(options: {
       gitopsClusterReadPermission,
       'see the GitOps clusters',
     );
-    res.json({
-      items: registry.list().map(cluster => toView(cluster, health)),
-    });
+    const page = readPage(req.query);
+    res.json(
+      pageOf(
+        registry.list().map(cluster => toView(cluster, health)),
+        page,
+      ),
+    );
   });
 
   router.post('/clusters', async (req, res) => {

@@ -70,6 +70,32 @@ async function setup(allowedLocalHosts: string[] = []) {
 }
 
 describe('createDeliveryRepositoryRoutes', () => {
+  it('answers a list in pages of at most 500, with the total and the next offset', async () => {
+    const { app } = await setup();
+    for (const path of ['apps/a', 'apps/b', 'apps/c']) {
+      await request(app)
+        .post('/delivery-repositories')
+        .send({ entityRef: PODINFO, url: DELIVERY, path })
+        .expect(201);
+    }
+    const first = await request(app).get('/delivery-repositories?limit=2');
+    expect(first.body).toMatchObject({ totalItems: 3, nextOffset: 2 });
+    expect(first.body.items).toHaveLength(2);
+    const last = await request(app).get(
+      '/delivery-repositories?limit=2&offset=2',
+    );
+    expect(last.body.items).toHaveLength(1);
+    expect(last.body.nextOffset).toBeUndefined();
+    expect(
+      [...first.body.items, ...last.body.items].map(
+        (e: { path: string }) => e.path,
+      ),
+    ).toEqual(['apps/a', 'apps/b', 'apps/c']);
+    const tooLarge = await request(app).get('/delivery-repositories?limit=501');
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.error.message).toMatch(/limit/);
+  });
+
   it('registers a loopback URL when gitops.registration allows its host', async () => {
     const { app } = await setup(['127.0.0.1']);
     const res = await request(app).post('/delivery-repositories').send({
@@ -183,13 +209,13 @@ describe('createDeliveryRepositoryRoutes', () => {
 
     const all = await request(app).get('/delivery-repositories');
     expect(all.status).toBe(200);
-    expect(all.body).toEqual({ items: [own] });
+    expect(all.body).toEqual({ items: [own], totalItems: 1 });
 
     const filtered = await request(app)
       .get('/delivery-repositories')
       .query({ entityRef: 'component:podinfo' });
     expect(filtered.status).toBe(200);
-    expect(filtered.body).toEqual({ items: [own] });
+    expect(filtered.body).toEqual({ items: [own], totalItems: 1 });
 
     const denied = await request(app)
       .get('/delivery-repositories')

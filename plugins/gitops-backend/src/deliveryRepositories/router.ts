@@ -27,6 +27,7 @@ import {
   parseInput,
   requireEntityPermission,
 } from '../service/requestHelpers';
+import { pageOf, readPage } from '../service/paging';
 
 const createBody = z
   .object({
@@ -71,7 +72,7 @@ export function createDeliveryRepositoryRoutes(options: {
         entityRef,
         credentials,
       );
-      res.json({ items: await store.list({ entityRef }) });
+      res.json(pageOf(await store.list({ entityRef }), readPage(req.query)));
       return;
     }
     const entries = await store.list();
@@ -81,7 +82,12 @@ export function createDeliveryRepositoryRoutes(options: {
       [...new Set(entries.map(entry => entry.entityRef))],
       credentials,
     );
-    res.json({ items: entries.filter(entry => readable.has(entry.entityRef)) });
+    res.json(
+      pageOf(
+        entries.filter(entry => readable.has(entry.entityRef)),
+        readPage(req.query),
+      ),
+    );
   });
 
   router.post('/delivery-repositories', async (req, res) => {

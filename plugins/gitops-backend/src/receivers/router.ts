@@ -17,6 +17,7 @@ import {
   entityForRequest,
   requireClusterManage,
 } from '../service/requestHelpers';
+import { pageOf, readPage } from '../service/paging';
 
 /**
  * `GET /receivers`: every managed Flux Receiver with its last trigger, for those who
@@ -56,14 +57,14 @@ export function createReceiverRoutes(options: {
         items.push(receiver);
       }
     }
-    res.json({ items });
+    res.json(pageOf(items, readPage(req.query)));
   });
 
   router.get('/receivers', async (req, res) => {
     await requireClusterManage(req, { httpAuth, permissions });
     const cluster =
       typeof req.query.cluster === 'string' ? req.query.cluster : undefined;
-    res.json({ items: await store.list({ cluster }) });
+    res.json(pageOf(await store.list({ cluster }), readPage(req.query)));
   });
 
   return router;

@@ -826,6 +826,26 @@ export const spec = {
       }
     },
     "parameters": {
+      "limit": {
+        "name": "limit",
+        "in": "query",
+        "required": false,
+        "description": "The largest page (1 to 500; default 500).",
+        "schema": {
+          "type": "string",
+          "pattern": "^[0-9]+$"
+        }
+      },
+      "offset": {
+        "name": "offset",
+        "in": "query",
+        "required": false,
+        "description": "How many items to skip (default 0).",
+        "schema": {
+          "type": "string",
+          "pattern": "^[0-9]+$"
+        }
+      },
       "kind": {
         "name": "kind",
         "in": "path",
@@ -908,6 +928,12 @@ export const spec = {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
           }
         ],
         "responses": {
@@ -918,6 +944,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -951,6 +985,12 @@ export const spec = {
           },
           {
             "$ref": "#/components/parameters/name"
+          },
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
           }
         ],
         "responses": {
@@ -961,6 +1001,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -993,6 +1041,12 @@ export const spec = {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
           }
         ],
         "responses": {
@@ -1003,6 +1057,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -1122,6 +1184,14 @@ export const spec = {
       "get": {
         "operationId": "TokenReport",
         "summary": "What is wrong with the credentials Flux uses, each with a recommendation (gitops.tokens.read).",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
+          }
+        ],
         "responses": {
           "200": {
             "description": "The findings.",
@@ -1130,6 +1200,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -1175,6 +1253,12 @@ export const spec = {
           },
           {
             "$ref": "#/components/parameters/name"
+          },
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
           }
         ],
         "responses": {
@@ -1185,6 +1269,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -1281,6 +1373,14 @@ export const spec = {
       "get": {
         "operationId": "ListClusters",
         "summary": "Every cluster with its GitOps settings and connection health.",
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
+          }
+        ],
         "responses": {
           "200": {
             "description": "The clusters.",
@@ -1289,6 +1389,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {
@@ -1404,6 +1512,12 @@ export const spec = {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "$ref": "#/components/parameters/limit"
+          },
+          {
+            "$ref": "#/components/parameters/offset"
           }
         ],
         "responses": {
@@ -1414,6 +1528,14 @@ export const spec = {
                 "schema": {
                   "type": "object",
                   "properties": {
+                    "totalItems": {
+                      "type": "integer",
+                      "description": "How many there are in all."
+                    },
+                    "nextOffset": {
+                      "type": "integer",
+                      "description": "The offset of the next page; absent on the last."
+                    },
                     "items": {
                       "type": "array",
                       "items": {

@@ -22,6 +22,7 @@ import {
 } from '../service/requestHelpers';
 import { tokenFindings } from './findings';
 import { TokenRotator } from './TokenRotator';
+import { pageOf, readPage } from '../service/paging';
 
 const DEFAULT_EXPIRING_WITHIN_DAYS = 30;
 
@@ -38,7 +39,13 @@ export function readExpiringWithinDays(config: Config): number {
   return days;
 }
 
-const listQuery = z.object({ entityRef: z.string().optional() }).strict();
+const listQuery = z
+  .object({
+    entityRef: z.string().optional(),
+    limit: z.unknown(),
+    offset: z.unknown(),
+  })
+  .strict();
 const createBody = z
   .object({
     /** The delivery repository (Git or `oci://` URL) the credential is for. */
@@ -96,15 +103,19 @@ export function createTokenRoutes(options: {
     const { entityRef } = parseInput(listQuery, req.query, 'query');
     const ref = entityRef && canonicalEntityRef(entityRef);
     const tokens = await store.list();
-    res.json({
-      items: ref ? tokens.filter(t => t.entityRefs.includes(ref)) : tokens,
-    });
+    res.json(
+      pageOf(
+        ref ? tokens.filter(t => t.entityRefs.includes(ref)) : tokens,
+        readPage(req.query),
+      ),
+    );
   });
 
   router.get('/tokens/report', async (req, res) => {
     await requireRead(req);
+    const page = readPage(req.query);
     res.json({
-      items: report(await store.list()),
+      ...pageOf(report(await store.list()), page),
       expiringWithinDays,
       unreadableSecrets: await store.listUnreadable(),
     });
@@ -131,7 +142,10 @@ export function createTokenRoutes(options: {
     await requireRead(req);
     const ref = stringifyEntityRef(entity);
     const tokens = (await store.list()).filter(t => t.entityRefs.includes(ref));
-    res.json({ items: tokens, findings: report(tokens) });
+    res.json({
+      ...pageOf(tokens, readPage(req.query)),
+      findings: report(tokens),
+    });
   });
 
   return router;
