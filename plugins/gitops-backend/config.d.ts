@@ -117,6 +117,26 @@ export interface Config {
        * @default false
        */
       includeConsumers?: boolean;
+      /** How push webhooks are relayed to the Receivers, on each backend instance. */
+      relay?: {
+        /**
+         * Relays running at once on one instance.
+         * @default 8
+         */
+        maxConcurrent?: number;
+        /**
+         * Accepted deliveries waiting for a relay on one instance. Beyond it a delivery,
+         * already recorded, is left for the next adoption sweep of any replica (within 30 s).
+         * @default 100
+         */
+        maxQueued?: number;
+        /**
+         * The same push (repository, ref and commit) delivered again with a new delivery id
+         * within this window is not relayed again, whichever replica receives it.
+         * @default { minutes: 10 }
+         */
+        replayWindow?: HumanDuration | string;
+      };
     };
     /**
      * Push webhooks the backend creates on the Git host (GitLab project hook, GitHub
