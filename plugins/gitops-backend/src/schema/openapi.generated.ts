@@ -1372,7 +1372,7 @@ export const spec = {
     "/clusters": {
       "get": {
         "operationId": "ListClusters",
-        "summary": "Every cluster with its GitOps settings and connection health.",
+        "summary": "Every cluster with its GitOps settings and connection health (gitops.cluster.read).",
         "parameters": [
           {
             "$ref": "#/components/parameters/limit"
