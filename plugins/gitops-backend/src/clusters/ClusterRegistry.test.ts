@@ -243,6 +243,69 @@ describe.each(databases.eachSupportedId())(
   },
 );
 
+it('binds catalog clusters to their gitops.clusters entry by full entity ref', async () => {
+  const resource = (namespace: string, name: string, server: string) => ({
+    ...catalogCluster,
+    metadata: {
+      ...catalogCluster.metadata,
+      name,
+      namespace,
+      annotations: {
+        ...catalogCluster.metadata.annotations,
+        'kubernetes.io/api-server': server,
+      },
+    },
+  });
+  const logger = mockServices.logger.mock();
+  const knex = await databases.init('SQLITE_3');
+  const registry = await DefaultClusterRegistry.create({
+    config: new ConfigReader({
+      kubernetes: { clusterLocatorMethods: [{ type: 'catalog' }] },
+      gitops: {
+        clusters: [
+          { name: 'edge', serviceAccountToken: 'edge-token' },
+          {
+            name: 'prod',
+            entityRef: 'resource:platform/prod-cluster',
+            serviceAccountToken: 'prod-token',
+          },
+        ],
+      },
+    }),
+    logger,
+    database: mockServices.database.mock({ getClient: async () => knex }),
+    catalog: catalogServiceMock({
+      entities: [
+        // Same names in another namespace, listed first: they get no token.
+        resource('attacker', 'edge', 'https://203.0.113.66'),
+        resource('attacker', 'prod-cluster', 'https://203.0.113.67'),
+        resource('default', 'prod', 'https://203.0.113.68'),
+        resource('default', 'edge', 'https://203.0.113.20'),
+        resource('platform', 'prod-cluster', 'https://203.0.113.30'),
+      ],
+    }),
+    auth: mockServices.auth(),
+  });
+  expect(registry.list().map(c => [c.name, c.url, c.auth.token])).toEqual([
+    ['edge', 'https://203.0.113.20', 'edge-token'],
+    ['prod', 'https://203.0.113.30', 'prod-token'],
+  ]);
+  expect(registry.get('edge')?.connect?.api).toMatchObject({
+    refuse: 'non-public',
+  });
+  for (const ref of [
+    'resource:attacker/edge',
+    'resource:attacker/prod-cluster',
+    'resource:default/prod',
+  ]) {
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringContaining(
+        `skips catalog cluster ${ref}: no gitops.clusters entry`,
+      ),
+    );
+  }
+});
+
 it('a registered cluster is reachable over TLS through kubeConfigFor', async () => {
   const server = await startKubeApiServer({
     tls: true,
@@ -268,13 +331,35 @@ it('a registered cluster is reachable over TLS through kubeConfigFor', async () 
       token: 'lab-secret-token',
       caData: server.caData,
     });
-    const cluster = (await createRegistry(knex)).get('lab') as GitOpsCluster;
+    const cluster = (
+      await createRegistry(knex, {
+        encryptionSecret: SECRET,
+        registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+      })
+    ).get('lab') as GitOpsCluster;
     const namespaces = await kubeConfigFor(cluster)
       .makeApiClient(CoreV1Api)
       .listNamespace();
     expect(namespaces.items.map(ns => ns.metadata?.name)).toEqual(
       expect.arrayContaining(['default']),
     );
+
+    // The address check holds when connecting, not only at registration: once the
+    // allowance is gone from the configuration, the stored cluster is not connected to.
+    const served = server.requestsBy('backstage');
+    const unallowed = (await createRegistry(knex)).get('lab') as GitOpsCluster;
+    await expect(
+      kubeConfigFor(unallowed).makeApiClient(CoreV1Api).listNamespace(),
+    ).rejects.toThrow(/loopback or link-local.*dangerouslyAllowHosts/);
+    // A host name is checked on what it resolves to when connecting (DNS rebinding).
+    const renamed = {
+      ...unallowed,
+      url: server.url.replace('127.0.0.1', 'localhost'),
+    };
+    await expect(
+      kubeConfigFor(renamed).makeApiClient(CoreV1Api).listNamespace(),
+    ).rejects.toThrow(/"localhost" resolves to a loopback/);
+    expect(server.requestsBy('backstage')).toBe(served);
   } finally {
     await server.stop();
   }

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import {
   GitOpsClusterConfigEntry,
   defaultSettings,
+  entryForLocated,
   readGitOpsConfig,
   receiverUrlProblem,
 } from './config';
@@ -26,7 +27,7 @@ import {
   readCatalogLocator,
   readConfigLocator,
 } from './locators';
-import { localAddressProblem } from './addresses';
+import { AddressPolicy, localAddressProblem } from './addresses';
 import { TokenCipher } from './TokenCipher';
 import { GitOpsCluster } from './types';
 
@@ -204,7 +205,8 @@ export class DefaultClusterRegistry implements ClusterRegistry {
       input.receiverUrl &&
       receiverUrlProblem(
         input.receiverUrl,
-        this.entries.get(input.name)?.settings.trustedServiceProxyPaths ?? [],
+        entryForLocated(this.entries, input)?.settings
+          .trustedServiceProxyPaths ?? [],
       );
     if (problem) {
       throw new InputError(`Invalid receiverUrl: ${problem}`);
@@ -327,23 +329,40 @@ export class DefaultClusterRegistry implements ClusterRegistry {
     }
   }
 
+  /** Loopback and link-local addresses, unless `gitops.registration.dangerouslyAllowHosts`. */
+  private registrationPolicy(): AddressPolicy {
+    return {
+      refuse: 'local',
+      allowedHosts: this.registrationAllowedHosts,
+      allowKey: 'gitops.registration.dangerouslyAllowHosts',
+    };
+  }
+
   private fromLocated(located: LocatedCluster): GitOpsCluster | undefined {
-    const entry = this.entries.get(located.name);
+    // A catalog cluster is bound to its entry by entity ref, never by name alone.
+    const entry = entryForLocated(this.entries, located);
+    const what = located.entityRef ?? `"${located.name}"`;
     const token = located.token ?? entry?.serviceAccountToken;
     if (!token) {
       this.options.logger.warn(
-        `GitOps skips ${located.source} cluster "${located.name}": no service-account token (set gitops.clusters[].serviceAccountToken for it)`,
+        located.entityRef
+          ? `GitOps skips catalog cluster ${what}: no gitops.clusters entry with entityRef: ${located.entityRef} (or, in the default namespace, name: ${located.name}) gives it a serviceAccountToken`
+          : `GitOps skips ${located.source} cluster ${what}: no service-account token (set gitops.clusters[].serviceAccountToken for it)`,
       );
       return undefined;
     }
     return {
-      name: located.name,
+      // Bound by entity ref, the cluster takes the entry's name.
+      name: entry?.entityRef ? entry.name : located.name,
       url: located.url,
       source: located.source,
       ...(located.caData ? { caData: located.caData } : {}),
       skipTLSVerify: located.skipTLSVerify,
       auth: { type: 'serviceAccount', token },
       settings: entry?.settings ?? defaultSettings(),
+      ...(located.apiAddressPolicy
+        ? { connect: { api: located.apiAddressPolicy } }
+        : {}),
     };
   }
 
@@ -363,7 +382,7 @@ export class DefaultClusterRegistry implements ClusterRegistry {
       );
       return undefined;
     }
-    const configured = this.entries.get(stored.name)?.settings;
+    const configured = entryForLocated(this.entries, stored)?.settings;
     return {
       name: stored.name,
       url: stored.url,
@@ -375,6 +394,13 @@ export class DefaultClusterRegistry implements ClusterRegistry {
         ...defaultSettings(),
         ...configured,
         ...stored.settings,
+      },
+      // Checked at registration, and again whenever a connection is made.
+      connect: {
+        api: this.registrationPolicy(),
+        ...(stored.settings.receiverUrl
+          ? { receiver: this.registrationPolicy() }
+          : {}),
       },
     };
   }

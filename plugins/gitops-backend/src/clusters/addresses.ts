@@ -1,6 +1,7 @@
 import { ParsedRepositoryUrl } from '@backstage-gitops/plugin-gitops-common';
+import { lookup as lookupCallback, LookupAddress } from 'dns';
 import { lookup } from 'dns/promises';
-import { BlockList, isIP } from 'net';
+import { BlockList, isIP, LookupFunction } from 'net';
 
 type Subnet = [address: string, prefix: number];
 
@@ -133,4 +134,105 @@ export function repositoryHostProblem(
   // `host` carries a port when it is not the default: `[::1]:8443`, `127.0.0.1:7101`.
   const hostname = repository.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return localHostProblem(hostname, allowedHosts);
+}
+
+/**
+ * Which addresses a connection may not reach, checked when it is made (not only when the
+ * URL was accepted): a host name that resolved to a public address at registration may
+ * resolve to 127.0.0.1 or 169.254.169.254 later (DNS rebinding).
+ */
+export interface AddressPolicy {
+  /** `local`: loopback, link-local, unspecified; `non-public`: also private and multicast. */
+  refuse: 'local' | 'non-public';
+  /** Hosts (`name` or `*.domain`) connected to whatever they resolve to. */
+  allowedHosts: string[];
+  /** The configuration key that allows a host, named in the refusal. */
+  allowKey: string;
+}
+
+/** Why a connection to `address` (what `hostname` resolved to) is refused, or undefined. */
+export function addressRefusal(
+  hostname: string,
+  address: string,
+  policy: AddressPolicy,
+): string | undefined {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (hostMatches(host, policy.allowedHosts)) return undefined;
+  const refused =
+    policy.refuse === 'local'
+      ? isLocalAddress(address)
+      : isNonPublicAddress(address);
+  return refused
+    ? `host "${host}" resolves to ${
+        policy.refuse === 'local' ? 'a loopback or link-local' : 'a non-public'
+      } address (${address}) at connect time; allow it with ${policy.allowKey}`
+    : undefined;
+}
+
+/** Refuses a connection, as a DNS failure would (the request fails with this message). */
+export class RefusedAddressError extends Error {
+  readonly code = 'EREFUSEDADDRESS';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefusedAddressError';
+  }
+}
+
+/**
+ * A `lookup` for `net.connect` (an Agent's or a request's option) that resolves as Node
+ * does and fails when any address the host resolves to is refused by the policy: the
+ * check and the connection use the same answer, so there is no window to rebind in.
+ * Node does not call `lookup` for an IP literal: check those with {@link addressRefusal}.
+ */
+export function guardedLookup(policy: AddressPolicy): LookupFunction {
+  return (hostname, options, callback) => {
+    lookupCallback(
+      hostname,
+      { ...options, all: true },
+      (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+        if (error) {
+          callback(error, '', 0);
+          return;
+        }
+        for (const { address } of addresses) {
+          const refusal = addressRefusal(hostname, address, policy);
+          if (refusal) {
+            callback(new RefusedAddressError(refusal), '', 0);
+            return;
+          }
+        }
+        if (options.all) {
+          (callback as unknown as (e: null, a: LookupAddress[]) => void)(
+            null,
+            addresses,
+          );
+        } else if (addresses.length === 0) {
+          callback(
+            Object.assign(new Error(`no address for ${hostname}`), {
+              code: 'ENOTFOUND',
+            }),
+            '',
+            0,
+          );
+        } else {
+          callback(null, addresses[0].address, addresses[0].family);
+        }
+      },
+    );
+  };
+}
+
+/**
+ * The refusal of a URL whose host is an IP literal (or `localhost`, which Node resolves
+ * through {@link guardedLookup} anyway), checked before connecting.
+ */
+export function literalHostRefusal(
+  url: URL,
+  policy: AddressPolicy | undefined,
+): string | undefined {
+  if (!policy) return undefined;
+  const hostname = hostnameOf(url);
+  return isIP(hostname)
+    ? addressRefusal(hostname, hostname, policy)
+    : undefined;
 }

@@ -4,7 +4,11 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { mkdtemp, rm, writeFile } from 'fs/promises';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { readGitOpsConfig, receiverUrlProblem } from './config';
+import {
+  entryForLocated,
+  readGitOpsConfig,
+  receiverUrlProblem,
+} from './config';
 import { readCatalogLocator, readConfigLocator } from './locators';
 import { TokenCipher } from './TokenCipher';
 
@@ -30,6 +34,7 @@ describe('readGitOpsConfig', () => {
     );
     expect(encryptionSecret).toBeUndefined();
     expect(clusters.get('dev')).toEqual({
+      name: 'dev',
       settings: { fluxNamespace: 'flux-system', trustedServiceProxyPaths: [] },
     });
     expect(clusters.get('prod')?.settings).toEqual({
@@ -37,6 +42,72 @@ describe('readGitOpsConfig', () => {
       receiverUrl: `${proxyPath}/`,
       trustedServiceProxyPaths: [proxyPath],
     });
+  });
+
+  it('binds an entry to a catalog cluster by its full entity ref, never by name alone', () => {
+    const { clusters } = readGitOpsConfig(
+      new ConfigReader({
+        gitops: {
+          clusters: [
+            // Compatible: a name without entityRef is resource:default/<name>.
+            { name: 'edge', serviceAccountToken: 'edge-token' },
+            {
+              name: 'prod',
+              entityRef: 'Resource:Platform/Prod-Cluster',
+              serviceAccountToken: 'prod-token',
+            },
+          ],
+        },
+      }),
+    );
+    expect(clusters.get('prod')?.entityRef).toBe(
+      'resource:platform/prod-cluster',
+    );
+    const token = (cluster: { name: string; entityRef?: string }) =>
+      entryForLocated(clusters, cluster)?.serviceAccountToken;
+
+    expect(token({ name: 'edge', entityRef: 'resource:default/edge' })).toBe(
+      'edge-token',
+    );
+    // The same name in another namespace gets nothing.
+    expect(
+      token({ name: 'edge', entityRef: 'resource:attacker/edge' }),
+    ).toBeUndefined();
+    expect(
+      token({
+        name: 'prod-cluster',
+        entityRef: 'resource:platform/prod-cluster',
+      }),
+    ).toBe('prod-token');
+    // An entry naming an entity is that entity's only: not a same-named Resource in
+    // default, nor a cluster of the configuration or the API.
+    expect(
+      token({ name: 'prod', entityRef: 'resource:default/prod' }),
+    ).toBeUndefined();
+    expect(
+      token({
+        name: 'prod-cluster',
+        entityRef: 'resource:default/prod-cluster',
+      }),
+    ).toBeUndefined();
+    expect(token({ name: 'prod' })).toBeUndefined();
+    expect(token({ name: 'edge' })).toBe('edge-token');
+
+    expect(() =>
+      readGitOpsConfig(
+        new ConfigReader({
+          gitops: {
+            clusters: [
+              { name: 'a', entityRef: 'component:default/a' },
+              { name: 'b', entityRef: 'resource:x/b' },
+              { name: 'c', entityRef: 'RESOURCE:X/B' },
+            ],
+          },
+        }),
+      ),
+    ).toThrow(
+      /gitops\.clusters\[0\]\.entityRef: must name a Resource.*gitops\.clusters\[2\]\.entityRef: duplicate entity resource:x\/b/,
+    );
   });
 
   it('refuses an untrusted service-proxy receiver URL, naming the key', () => {
@@ -230,13 +301,20 @@ describe('readCatalogLocator', () => {
         source: 'catalog',
         caData: 'Q0E=',
         skipTLSVerify: false,
+        entityRef: 'resource:default/public',
+        apiAddressPolicy: {
+          refuse: 'non-public',
+          allowedHosts: [],
+          allowKey:
+            'kubernetes.clusterLocatorMethods[].dangerouslyAllowClusterUrls',
+        },
       },
     ]);
     expect(logger.warn).toHaveBeenCalledWith(
-      expect.stringMatching(/"internal".*non-public|"internal".*https/),
+      expect.stringMatching(/resource:default\/internal: .*(non-public|https)/),
     );
     expect(logger.warn).toHaveBeenCalledWith(
-      expect.stringMatching(/"oidc".*"oidc"/),
+      expect.stringMatching(/resource:default\/oidc: .*"oidc"/),
     );
 
     const allowed = await readCatalogLocator(

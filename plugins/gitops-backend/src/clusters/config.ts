@@ -1,3 +1,4 @@
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { Config } from '@backstage/config';
 import { z } from 'zod';
 import { GitOpsClusterSettings } from './types';
@@ -48,9 +49,38 @@ export function receiverUrlProblem(
   return undefined;
 }
 
+/** `resource:<namespace>/<name>` in lower case (entity refs compare case-insensitively). */
+export function normalizeClusterEntityRef(ref: string): string {
+  return stringifyEntityRef(
+    parseEntityRef(ref, {
+      defaultKind: 'resource',
+      defaultNamespace: 'default',
+    }),
+  ).toLocaleLowerCase('en-US');
+}
+
 const clusterEntrySchema = z
   .object({
     name: z.string().min(1),
+    // A catalog cluster's Resource entity: binds the entry to it by its full ref.
+    entityRef: z
+      .string()
+      .min(1)
+      .transform((ref, ctx) => {
+        try {
+          return normalizeClusterEntityRef(ref);
+        } catch (error) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `is not an entity ref: ${(error as Error).message}`,
+          });
+          return z.NEVER;
+        }
+      })
+      .refine(ref => ref.startsWith('resource:'), {
+        message: 'must name a Resource entity (resource:<namespace>/<name>)',
+      })
+      .optional(),
     fluxNamespace: z
       .string()
       .regex(DNS_LABEL, 'must be a Kubernetes namespace name')
@@ -92,6 +122,7 @@ const gitopsConfigSchema = z.object({
     .optional()
     .superRefine((entries, ctx) => {
       const seen = new Set<string>();
+      const refs = new Set<string>();
       entries?.forEach((entry, index) => {
         if (seen.has(entry.name)) {
           ctx.addIssue({
@@ -101,6 +132,14 @@ const gitopsConfigSchema = z.object({
           });
         }
         seen.add(entry.name);
+        if (entry.entityRef && refs.has(entry.entityRef)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [index, 'entityRef'],
+            message: `duplicate entity ${entry.entityRef}`,
+          });
+        }
+        if (entry.entityRef) refs.add(entry.entityRef);
       });
     }),
   encryptionSecret: z
@@ -117,6 +156,10 @@ const gitopsConfigSchema = z.object({
 
 /** One `gitops.clusters` entry, validated. */
 export interface GitOpsClusterConfigEntry {
+  /** The cluster name, as `gitops.clusters[].name` spells it. */
+  name: string;
+  /** Set: the entry belongs to this catalog entity only (see {@link entryForLocated}). */
+  entityRef?: string;
   settings: GitOpsClusterSettings;
   /** For clusters whose locator carries no token (catalog clusters). */
   serviceAccountToken?: string;
@@ -155,6 +198,8 @@ export function readGitOpsConfig(config: Config): GitOpsConfig {
   const clusters = new Map<string, GitOpsClusterConfigEntry>();
   for (const entry of parsed.data.clusters ?? []) {
     clusters.set(entry.name, {
+      name: entry.name,
+      ...(entry.entityRef ? { entityRef: entry.entityRef } : {}),
       settings: {
         fluxNamespace: entry.fluxNamespace ?? DEFAULT_FLUX_NAMESPACE,
         ...(entry.receiverUrl ? { receiverUrl: entry.receiverUrl } : {}),
@@ -171,6 +216,35 @@ export function readGitOpsConfig(config: Config): GitOpsConfig {
     registrationAllowedHosts:
       parsed.data.registration?.dangerouslyAllowHosts ?? [],
   };
+}
+
+/**
+ * The `gitops.clusters` entry of a cluster, which may hold its token:
+ * - a catalog cluster gets the entry whose `entityRef` is its entity's ref; without one,
+ *   for compatibility, the entry of its name that has no `entityRef`, but only when its
+ *   entity is `resource:default/<name>`. A Resource of that name in another namespace
+ *   gets nothing (no token, so it is skipped), whatever its name.
+ * - a cluster of the configuration or the API gets the entry of its name, unless that
+ *   entry names an entity (it is a catalog cluster's).
+ */
+export function entryForLocated(
+  entries: Map<string, GitOpsClusterConfigEntry>,
+  cluster: { name: string; entityRef?: string },
+): GitOpsClusterConfigEntry | undefined {
+  if (cluster.entityRef === undefined) {
+    const entry = entries.get(cluster.name);
+    return entry?.entityRef ? undefined : entry;
+  }
+  for (const entry of entries.values()) {
+    if (entry.entityRef === cluster.entityRef) return entry;
+  }
+  const byName = entries.get(cluster.name);
+  return byName &&
+    !byName.entityRef &&
+    cluster.entityRef ===
+      normalizeClusterEntityRef(`resource:default/${cluster.name}`)
+    ? byName
+    : undefined;
 }
 
 /** The settings of a cluster that `gitops.clusters` does not mention. */

@@ -1,6 +1,6 @@
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
-import { Entity } from '@backstage/catalog-model';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { Config } from '@backstage/config';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
@@ -11,6 +11,7 @@ import {
 } from '@backstage/plugin-kubernetes-common';
 import { readFileSync } from 'fs';
 import {
+  AddressPolicy,
   addressesOf,
   hostMatches,
   hostnameOf,
@@ -26,6 +27,13 @@ export interface LocatedCluster {
   skipTLSVerify: boolean;
   /** Absent when the locator carries none (then `gitops.clusters[].serviceAccountToken`). */
   token?: string;
+  /**
+   * A catalog cluster's entity, `resource:<namespace>/<name>` in lower case: what binds it
+   * to its `gitops.clusters` entry (settings and token), never the name alone.
+   */
+  entityRef?: string;
+  /** What the API server's host may not resolve to when connected to. */
+  apiAddressPolicy?: AddressPolicy;
 }
 
 const SERVICE_ACCOUNT = 'serviceAccount';
@@ -154,11 +162,12 @@ async function toLocatedCluster(
   },
 ): Promise<LocatedCluster | undefined> {
   const name = entity.metadata.name;
+  const ref = stringifyEntityRef(entity);
   const annotations = entity.metadata.annotations ?? {};
   const authProvider = annotations[ANNOTATION_KUBERNETES_AUTH_PROVIDER];
   if (authProvider !== SERVICE_ACCOUNT) {
     options.logger.warn(
-      `GitOps skips catalog cluster "${name}": auth provider "${authProvider}" is not supported, only ${SERVICE_ACCOUNT}`,
+      `GitOps skips catalog cluster ${ref}: auth provider "${authProvider}" is not supported, only ${SERVICE_ACCOUNT}`,
     );
     return undefined;
   }
@@ -167,7 +176,7 @@ async function toLocatedCluster(
     await validateCatalogApiServerUrl(url, options.allowedHosts);
   } catch (error) {
     options.logger.warn(
-      `GitOps skips catalog cluster "${name}": ${(error as Error).message}`,
+      `GitOps skips catalog cluster ${ref}: ${(error as Error).message}`,
     );
     return undefined;
   }
@@ -175,6 +184,14 @@ async function toLocatedCluster(
     name,
     url,
     source: 'catalog',
+    entityRef: ref.toLocaleLowerCase('en-US'),
+    // The check above holds at connect time too (a host name may be rebound).
+    apiAddressPolicy: {
+      refuse: 'non-public',
+      allowedHosts: options.allowedHosts,
+      allowKey:
+        'kubernetes.clusterLocatorMethods[].dangerouslyAllowClusterUrls',
+    },
     caData: annotations[ANNOTATION_KUBERNETES_API_SERVER_CA],
     skipTLSVerify:
       options.allowSkipTLSVerify &&

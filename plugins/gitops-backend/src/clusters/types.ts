@@ -1,3 +1,5 @@
+import { AddressPolicy } from './addresses';
+
 /**
  * A cluster the GitOps backend works with, from the Kubernetes plugin's configuration
  * (`kubernetes.clusterLocatorMethods`), the catalog, or registered through the API.
@@ -14,6 +16,11 @@ export interface GitOpsCluster {
   auth: { type: 'serviceAccount'; token: string };
   /** Per-cluster GitOps settings (`gitops.clusters`). */
   settings: GitOpsClusterSettings;
+  /**
+   * Addresses the API server and the receiver may not resolve to when connected to
+   * (absent: any, as for clusters written in the configuration).
+   */
+  connect?: { api?: AddressPolicy; receiver?: AddressPolicy };
 }
 
 export interface GitOpsClusterSettings {

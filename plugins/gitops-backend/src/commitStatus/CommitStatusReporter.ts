@@ -313,14 +313,35 @@ export class CommitStatusReporter {
     }
   }
 
+  /**
+   * The entity's GitOps tab, built with the URL API below `app.baseUrl`; undefined when
+   * the result would not be there (the ref comes from the catalog, not trusted to be tame).
+   */
   private tabUrl(entityRef: string): string | undefined {
-    if (!this.options.settings.appBaseUrl) return undefined;
-    const { kind, namespace, name } = parseEntityRef(entityRef);
-    return `${this.options.settings.appBaseUrl}/catalog/${encodeURIComponent(
-      namespace,
-    )}/${encodeURIComponent(
-      kind.toLocaleLowerCase('en-US'),
-    )}/${encodeURIComponent(name)}/gitops`;
+    const { appBaseUrl } = this.options.settings;
+    if (!appBaseUrl) return undefined;
+    let base: URL;
+    let ref: { kind: string; namespace: string; name: string };
+    try {
+      base = new URL(appBaseUrl);
+      ref = parseEntityRef(entityRef);
+    } catch {
+      return undefined;
+    }
+    const prefix = base.pathname.replace(/\/+$/, '');
+    const url = new URL(base.origin);
+    url.pathname = [
+      prefix,
+      'catalog',
+      ...[ref.namespace, ref.kind.toLocaleLowerCase('en-US'), ref.name].map(
+        encodeURIComponent,
+      ),
+      'gitops',
+    ].join('/');
+    return url.origin === base.origin &&
+      url.pathname.startsWith(`${prefix}/catalog/`)
+      ? url.href
+      : undefined;
   }
 }
 

@@ -59,6 +59,19 @@ function shortDescription(description: string): string {
     : `${description.slice(0, MAX_DESCRIPTION - 1)}\u2026`;
 }
 
+/** A Git commit id (SHA-1, or SHA-256 for repositories in that format). */
+const COMMIT_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * Refuses a commit id that is not one (it is joined into the API path): revisions come
+ * from clusters and webhooks.
+ */
+function assertCommitSha(sha: string) {
+  if (!COMMIT_SHA.test(sha)) {
+    throw new Error('not a commit id (40 or 64 lowercase hex digits)');
+  }
+}
+
 function isNotFound(error: unknown): boolean {
   const status =
     (error as { cause?: { response?: { status?: number } } })?.cause?.response
@@ -122,6 +135,7 @@ class GitLabHostClient implements GitHostClient {
     sha: string,
     status: CommitStatus,
   ) {
+    assertCommitSha(sha);
     await this.api.Commits.editStatus(repository.path, sha, status.state, {
       name: status.context,
       description: shortDescription(status.description),
@@ -200,6 +214,7 @@ class GitHubHostClient implements GitHostClient {
     sha: string,
     status: CommitStatus,
   ) {
+    assertCommitSha(sha);
     const octokit = await this.octokit(repository);
     await octokit.repos.createCommitStatus({
       ...ownerAndRepo(repository),
@@ -228,7 +243,7 @@ function ownerAndRepo(repository: ParsedRepositoryUrl) {
  * (a token or a GitHub App installation).
  */
 export class GitHosts {
-  private readonly clients = new Map<string, GitHostClient | undefined>();
+  private readonly clients = new Map<string, GitHostClient>();
   private readonly githubCredentials: DefaultGithubCredentialsProvider;
 
   static fromConfig(config: Config): GitHosts {
@@ -243,10 +258,13 @@ export class GitHosts {
   /** The client for a Git repository's host, or undefined when it is not configured. */
   for(repository: ParsedRepositoryUrl): GitHostClient | undefined {
     if (repository.kind !== 'git') return undefined;
-    if (!this.clients.has(repository.host)) {
-      this.clients.set(repository.host, this.make(repository.host));
+    // Only configured hosts are kept: hosts named by clusters must not grow the map.
+    let client = this.clients.get(repository.host);
+    if (!client) {
+      client = this.make(repository.host);
+      if (client) this.clients.set(repository.host, client);
     }
-    return this.clients.get(repository.host);
+    return client;
   }
 
   private make(host: string): GitHostClient | undefined {
@@ -255,8 +273,11 @@ export class GitHosts {
     const github = this.integrations.github.byHost(host)?.config;
     if (!github) return undefined;
     return new GitHubHostClient(async repository => {
+      // The credentials provider picks a token (or App installation) by this URL.
+      const url = new URL(`https://${github.host}`);
+      url.pathname = `/${repository.path}`;
       const { token } = await this.githubCredentials.getCredentials({
-        url: `https://${repository.host}/${repository.path}`,
+        url: url.href,
       });
       return githubClient({ token, baseUrl: github.apiBaseUrl });
     });

@@ -1,6 +1,7 @@
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
+import { guardedFetchAnswering, REFUSED_STATUS } from './guardedFetch';
 
 /** No wait is longer, whatever `Retry-After` asks: the caller's work retries later. */
 const MAX_RATE_LIMIT_WAIT_S = 5;
@@ -17,6 +18,8 @@ export function githubClient(options: {
   token?: string;
   /** Default: https://api.github.com */
   baseUrl?: string;
+  /** The fetch under the guard (tests). Default: the global fetch. */
+  fetch?: typeof fetch;
 }): InstanceType<typeof Octokit> {
   const onLimit = (
     retryAfter: number,
@@ -27,9 +30,16 @@ export function githubClient(options: {
   return new RetryingOctokit({
     auth: options.token,
     baseUrl: options.baseUrl,
+    // The token goes only to the configured API: no redirect elsewhere is followed.
+    request: {
+      fetch: guardedFetchAnswering(
+        options.baseUrl ?? 'https://api.github.com',
+        options.fetch,
+      ),
+    },
     // The throttling plugin answers rate limits; these are the other failures.
     retry: {
-      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
+      doNotRetry: [400, 401, 403, 404, 410, REFUSED_STATUS, 422, 429, 451],
       retryAfterBaseValue: 500,
     },
     throttle: { onRateLimit: onLimit, onSecondaryRateLimit: onLimit },

@@ -8,6 +8,7 @@ import {
 } from '@gitbeaker/requester-utils';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jitteredBackoff } from '../service/backoff';
+import { guardedFetch, OutsideApiBaseError } from './guardedFetch';
 
 /** Answers a request that was not processed, or failed, may get again later. */
 const ALWAYS_RETRIED = new Set([429, 503]);
@@ -16,6 +17,8 @@ const RETRIED_WHEN_IDEMPOTENT = new Set([500, 502, 504]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 
 export interface RetrySettings {
+  /** The fetch under the guard (tests). Default: the global fetch. */
+  fetch?: typeof fetch;
   /** Attempts after the first. Default 3. */
   retries?: number;
   /** The first retry's delay without `Retry-After`, doubled each time. Default 500 ms. */
@@ -49,7 +52,7 @@ async function pause(ms: number, signal: AbortSignal | undefined) {
 function delayBefore(
   attempt: number,
   response: Response | undefined,
-  settings: Required<RetrySettings>,
+  settings: Required<Omit<RetrySettings, 'fetch'>>,
 ): number {
   const retryAfter = response?.headers.get('retry-after');
   if (retryAfter) {
@@ -128,6 +131,9 @@ export function retryingRequestHandler(
         : prefixUrl;
     const url = new URL(endpoint, base);
     url.search = searchParams || '';
+    // The token goes only to the configured GitLab: no URL outside its API base (an
+    // endpoint built from a cluster's data), no redirect that leaves it.
+    const send = guardedFetch(String(base), options.fetch);
     const rateLimit = getMatchingRateLimiter(endpoint, rateLimiters, method);
     const repeatable = IDEMPOTENT.has(String(method).toUpperCase());
     for (let attempt = 0; ; attempt++) {
@@ -135,12 +141,14 @@ export function retryingRequestHandler(
       await rateLimit();
       let response: Response;
       try {
-        response = await fetch(
+        response = await send(
           request,
           agent ? ({ dispatcher: agent } as RequestInit) : undefined,
         );
       } catch (error) {
         if (isAbort(error)) throw timedOut();
+        // Refused before sending (or a redirect refused): asking again changes nothing.
+        if (error instanceof OutsideApiBaseError) throw error;
         if (!repeatable || attempt >= settings.retries) throw error;
         await pause(delayBefore(attempt, undefined, settings), init.signal);
         continue;

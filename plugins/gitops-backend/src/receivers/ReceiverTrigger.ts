@@ -5,11 +5,27 @@ import { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
 import { FluxActions } from '../actions/FluxActions';
+import {
+  AddressPolicy,
+  guardedLookup,
+  literalHostRefusal,
+} from '../clusters/addresses';
 import { kubeConfigFor } from '../clusters/kubeConfig';
 import { GitOpsCluster } from '../clusters/types';
 import { ReceiverStore } from '../database/ReceiverStore';
 
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * `status.webhookPath` as notification-controller writes it (`Receiver.GetWebhookPath`):
+ * `/hook/` and the hex sha256 of token, name and namespace. Anything else is not Flux's.
+ */
+const WEBHOOK_PATH = /^\/hook\/[0-9a-f]{64}$/;
+
+/** Whether a value read from a Receiver's status is a webhook path Flux could have written. */
+export function isFluxWebhookPath(value: unknown): value is string {
+  return typeof value === 'string' && WEBHOOK_PATH.test(value);
+}
 
 export interface TriggerOutcome {
   result: NonNullable<ManagedReceiver['lastResult']>;
@@ -24,6 +40,50 @@ export function receiverBaseUrl(cluster: GitOpsCluster): string {
   ).replace(/\/+$/, '');
 }
 
+/** Where a webhook goes: the URL, and whether through the API server (with its credentials). */
+interface ReceiverTarget {
+  url: URL;
+  viaApiServer: boolean;
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.replace(/\/+$/, '');
+}
+
+/**
+ * The URL of a receiver's webhook, built with the URL API from the configured base and a
+ * validated webhook path, then checked: same origin as the base, and below its path (the
+ * service-proxy path, for a base through the API server). Throws when it is not.
+ */
+export function receiverTarget(
+  cluster: GitOpsCluster,
+  webhookPath: string,
+): ReceiverTarget {
+  if (!isFluxWebhookPath(webhookPath)) {
+    throw new Error('the webhook path is not one Flux writes');
+  }
+  const base = receiverBaseUrl(cluster);
+  const viaApiServer = base.startsWith('/');
+  // A service-proxy path is below the API server's URL (which may have a path itself).
+  const origin = new URL(cluster.url);
+  const baseUrl = viaApiServer ? origin : new URL(base);
+  const prefix = viaApiServer
+    ? `${withoutTrailingSlash(origin.pathname)}${base}`
+    : withoutTrailingSlash(baseUrl.pathname);
+  const url = new URL(baseUrl.origin);
+  url.pathname = `${prefix}${webhookPath}`;
+  if (
+    url.origin !== baseUrl.origin ||
+    url.username ||
+    url.password ||
+    url.pathname !== `${prefix}${webhookPath}` ||
+    !url.pathname.startsWith(`${prefix}/`)
+  ) {
+    throw new Error('the webhook URL leaves the configured receiver base URL');
+  }
+  return { url, viaApiServer };
+}
+
 /**
  * Calls a managed Receiver the way a Git host would (a POST to its webhook path), with
  * retries on 5xx and connection errors; when it still does not answer 200, falls back
@@ -33,6 +93,9 @@ export function receiverBaseUrl(cluster: GitOpsCluster): string {
  * Every outcome is recorded on the receiver.
  */
 export class ReceiverTrigger {
+  /** Receivers whose malformed webhook path was logged (once each). */
+  private readonly malformed = new Set<string>();
+
   constructor(
     private readonly options: {
       clusterOf(name: string): GitOpsCluster | undefined;
@@ -73,7 +136,7 @@ export class ReceiverTrigger {
       return { result: 'failed', message: `no cluster ${receiver.cluster}` };
     }
     let problem = 'Flux has not reported its webhook path yet';
-    const webhookPath = this.options.webhookPathOf(receiver);
+    const webhookPath = this.validWebhookPath(receiver);
     if (webhookPath) {
       const answer = await this.callReceiver(cluster, webhookPath);
       if (answer === 200) return { result: 'succeeded' };
@@ -102,6 +165,27 @@ export class ReceiverTrigger {
     }
   }
 
+  /**
+   * The Receiver's webhook path when it has the form Flux writes; anything else (read
+   * from the cluster, so untrusted) is ignored as no path, logged once per receiver
+   * without the value (a path is a capability; a crafted one may be long or hostile).
+   */
+  private validWebhookPath(receiver: ManagedReceiver): string | undefined {
+    const key = `${receiver.cluster}/${receiver.namespace}/${receiver.name}`;
+    const value = this.options.webhookPathOf(receiver);
+    if (value === undefined || isFluxWebhookPath(value)) {
+      this.malformed.delete(key);
+      return value;
+    }
+    if (!this.malformed.has(key)) {
+      this.malformed.add(key);
+      this.options.logger.warn(
+        `Receiver ${receiver.namespace}/${receiver.name} on ${receiver.cluster} reports a webhook path that is not /hook/<sha256 hex>, as Flux writes it; ignored (the source's requestedAt is annotated instead)`,
+      );
+    }
+    return undefined;
+  }
+
   /** The status code of the last attempt, or the connection error's message. */
   private async callReceiver(
     cluster: GitOpsCluster,
@@ -125,24 +209,30 @@ export class ReceiverTrigger {
   }
 }
 
-/** POSTs an empty body; a service-proxy base goes to the API server with the cluster's credentials. */
+/**
+ * POSTs an empty body; a service-proxy base goes to the API server with the cluster's
+ * credentials. No redirect is followed (`http.request` does not), and the host is
+ * resolved through the cluster's address policy when the connection is made.
+ */
 async function post(
   cluster: GitOpsCluster,
   webhookPath: string,
 ): Promise<number> {
-  const base = receiverBaseUrl(cluster);
-  let url: URL;
+  const { url, viaApiServer } = receiverTarget(cluster, webhookPath);
+  const policy: AddressPolicy | undefined = viaApiServer
+    ? cluster.connect?.api
+    : cluster.connect?.receiver;
+  const refusal = literalHostRefusal(url, policy);
+  if (refusal) throw new Error(refusal);
   const options: https.RequestOptions = {
     method: 'POST',
     headers: { 'content-length': '0' },
     timeout: REQUEST_TIMEOUT_MS,
+    ...(policy ? { lookup: guardedLookup(policy) } : {}),
   };
-  if (base.startsWith('/')) {
-    url = new URL(`${cluster.url.replace(/\/+$/, '')}${base}${webhookPath}`);
+  if (viaApiServer) {
     const kubeConfig: KubeConfig = kubeConfigFor(cluster);
     await kubeConfig.applyToHTTPSOptions(options);
-  } else {
-    url = new URL(`${base}${webhookPath}`);
   }
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {

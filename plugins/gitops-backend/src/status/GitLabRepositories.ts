@@ -46,7 +46,7 @@ interface Answer {
  * requests do not hit the Git host each time.
  */
 export class GitLabRepositories {
-  private readonly apis = new Map<string, Api | undefined>();
+  private readonly apis = new Map<string, Api>();
   private readonly answers = new Map<string, Answer>();
 
   static fromConfig(
@@ -139,10 +139,13 @@ export class GitLabRepositories {
   }
 
   private api(host: string): Api | undefined {
-    if (!this.apis.has(host)) {
-      this.apis.set(host, gitlabApiFor(this.integrations, host));
+    // Only configured hosts are kept: hosts named by clusters must not grow the map.
+    let api = this.apis.get(host);
+    if (!api) {
+      api = gitlabApiFor(this.integrations, host);
+      if (api) this.apis.set(host, api);
     }
-    return this.apis.get(host);
+    return api;
   }
 
   private cached(

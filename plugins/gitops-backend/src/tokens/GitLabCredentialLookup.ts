@@ -84,7 +84,7 @@ export class GitLabCredentialLookup {
     Promise<GitLabProject | undefined>
   >();
   private readonly lists = new Map<string, Promise<unknown>>();
-  private readonly apis = new Map<string, GitLabApi | undefined>();
+  private readonly apis = new Map<string, GitLabApi>();
 
   constructor(private readonly integrations: ScmIntegrations) {}
 
@@ -264,10 +264,13 @@ export class GitLabCredentialLookup {
   }
 
   private api(host: string): GitLabApi | undefined {
-    if (!this.apis.has(host)) {
-      this.apis.set(host, gitlabApiFor(this.integrations, host));
+    // Only configured hosts are kept: hosts named by clusters must not grow the map.
+    let api = this.apis.get(host);
+    if (!api) {
+      api = gitlabApiFor(this.integrations, host);
+      if (api) this.apis.set(host, api);
     }
-    return this.apis.get(host);
+    return api;
   }
 
   private list(key: string, load: () => Promise<unknown>): Promise<unknown> {
