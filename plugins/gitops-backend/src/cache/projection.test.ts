@@ -181,6 +181,26 @@ describe('projection of a hostile object', () => {
     }
   });
 
+  it('keeps only names Kubernetes allows (they go into API paths)', () => {
+    for (const name of ['..', '.', 'a/b', 'A', '-a', 'a b', '%2e%2e', '']) {
+      const projected = projectFluxObject(
+        { metadata: { name, namespace: name } },
+        'hostile',
+        'GitRepository',
+        'source.toolkit.fluxcd.io/v1',
+      );
+      expect(projected.metadata).toMatchObject({ name: '', namespace: '' });
+    }
+    expect(
+      projectFluxObject(
+        { metadata: { name: 'podinfo.v2', namespace: 'flux-system' } },
+        'dev',
+        'GitRepository',
+        'source.toolkit.fluxcd.io/v1',
+      ).metadata,
+    ).toMatchObject({ name: 'podinfo.v2', namespace: 'flux-system' });
+  });
+
   it('bounds an event about a Flux object', () => {
     const event = projectFluxEvent({
       metadata: {

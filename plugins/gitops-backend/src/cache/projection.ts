@@ -186,9 +186,16 @@ function compact<T extends Raw>(fields: T): T {
   return out as T;
 }
 
-/** A name or namespace: a string within Kubernetes' limit, else empty (never matched). */
+/**
+ * Kubernetes' object name syntax (a DNS subdomain; a namespace is a DNS label, which
+ * this includes): names go into API paths, where `..` or `/` would go elsewhere.
+ */
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** A name or namespace: a Kubernetes name within the limit, else empty (never matched). */
 function nameOf(value: unknown, max: number): string {
-  return bounded(value, max) ?? '';
+  const name = bounded(value, max);
+  return name !== undefined && OBJECT_NAME.test(name) ? name : '';
 }
 
 function metadataOf(raw: Raw, options: { created: boolean }): CachedMetadata {

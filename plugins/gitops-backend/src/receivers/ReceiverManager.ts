@@ -327,8 +327,9 @@ export class ReceiverManager {
 
   private async remove(api: KubernetesObjectApi, receiver: CachedFluxObject) {
     const { namespace, name } = receiver.metadata;
-    const secretName =
-      (receiver.spec.secretRef as { name?: string } | undefined)?.name ?? name;
+    // The Secret the manager wrote has the Receiver's name. `spec.secretRef.name` is the
+    // cluster's word: a Secret it names is not deleted (nor a path such as `..`).
+    const secretName = name;
     for (const object of [
       {
         apiVersion: receiver.apiVersion,
