@@ -154,6 +154,11 @@ export async function entityForRef(
   return { entity, entityRef, credentials, actor: actorOf(credentials) };
 }
 
+/** Applies a conditional decision to an entity with the catalog's own permission rules. */
+const entityAuthorizer = createConditionAuthorizer(
+  Object.values(catalogPermissionRules),
+);
+
 /**
  * An entity the catalog does not have yet (a template's dry run names the entity it is
  * about to register), authorized as if it existed with `owner`: the policy's conditional
@@ -196,10 +201,6 @@ export async function prospectiveEntityFor(
   }
   return { entity, entityRef, credentials, actor: actorOf(credentials) };
 }
-
-const entityAuthorizer = createConditionAuthorizer(
-  Object.values(catalogPermissionRules),
-);
 
 function actorOf(credentials: BackstageCredentials): string {
   const principal = credentials.principal as
