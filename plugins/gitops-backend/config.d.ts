@@ -13,6 +13,14 @@ export interface Config {
       /** The cluster's name, as in `kubernetes.clusterLocatorMethods` or the catalog. */
       name: string;
       /**
+       * A catalog cluster's Resource entity (`resource:<namespace>/<name>`): the entry (its
+       * settings and serviceAccountToken) applies to that entity only, and the cluster takes
+       * this entry's `name`. Without it, the entry matches a catalog cluster only when the
+       * entity is `resource:default/<name>`. An entry with entityRef never applies to
+       * config or API clusters.
+       */
+      entityRef?: string;
+      /**
        * Namespace Flux runs in.
        * @default flux-system
        */

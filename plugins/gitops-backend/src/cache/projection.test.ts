@@ -1,4 +1,5 @@
 import {
+  isObjectName,
   PROJECTION_LIMITS,
   projectFluxEvent,
   projectFluxObject,
@@ -199,6 +200,23 @@ describe('projection of a hostile object', () => {
         'source.toolkit.fluxcd.io/v1',
       ).metadata,
     ).toMatchObject({ name: 'podinfo.v2', namespace: 'flux-system' });
+  });
+
+  it('tells a Kubernetes name (safe in an API path) from anything else', () => {
+    for (const name of ['flux-system', 'gitops-git-team-delivery', 'a.b']) {
+      expect(isObjectName(name)).toBe(true);
+    }
+    for (const name of [
+      '..',
+      '../secrets',
+      'a/b',
+      'A',
+      '',
+      'x'.repeat(254),
+      7,
+    ]) {
+      expect(isObjectName(name)).toBe(false);
+    }
   });
 
   it('bounds an event about a Flux object', () => {

@@ -192,6 +192,15 @@ function compact<T extends Raw>(fields: T): T {
  */
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
+/** Whether `value` is a Kubernetes object name, safe to put into an API path. */
+export function isObjectName(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length <= PROJECTION_LIMITS.name &&
+    OBJECT_NAME.test(value)
+  );
+}
+
 /** A name or namespace: a Kubernetes name within the limit, else empty (never matched). */
 function nameOf(value: unknown, max: number): string {
   const name = bounded(value, max);

@@ -20,6 +20,7 @@ import {
   FoundCredential,
   fingerprintOf,
 } from './secretCredentials';
+import { isObjectName } from '../cache/projection';
 
 const SOURCE_KINDS = ['GitRepository', 'OCIRepository'] as const;
 
@@ -124,7 +125,8 @@ export class TokenInventory {
       for (const source of this.options.cache.list(cluster, kind)) {
         const secret = (source.spec.secretRef as { name?: unknown } | undefined)
           ?.name;
-        if (typeof secret === 'string' && typeof source.spec.url === 'string') {
+        // A name from the cluster goes into an API path: only a Kubernetes name does.
+        if (isObjectName(secret) && typeof source.spec.url === 'string') {
           users.push({
             kind,
             namespace: source.metadata.namespace,
@@ -148,7 +150,7 @@ export class TokenInventory {
       for (const provider of providers.items) {
         const secret = provider.spec?.secretRef?.name;
         const address = provider.spec?.address;
-        if (secret && address) {
+        if (isObjectName(secret) && address) {
           users.push({
             kind: 'Provider',
             namespace: provider.metadata!.namespace!,
