@@ -138,15 +138,15 @@ export class FluxBootstrapper {
         `"${name}" is not a valid Flux object name: lower-case letters, digits and '-', at most 63 characters`,
       );
     }
-    // Where the objects may go is part of the authorization: decided before any
-    // DNS, Git host or cluster call.
-    const placements = input.clusters.map(c => this.placementOf(input, c));
     // The clusters' Flux would fetch it: not their own loopback or a metadata service.
+    // (The caller may manage the entity: the router checked before calling.)
     const local = await repositoryHostProblem(
       repository,
       this.options.allowedLocalHosts,
     );
     if (local) throw new InputError(`Invalid url: ${local}`);
+    // Where the objects may go: decided before any Git host or cluster call.
+    const placements = input.clusters.map(c => this.placementOf(input, c));
     const project =
       input.credential === false
         ? undefined

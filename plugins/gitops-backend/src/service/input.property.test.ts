@@ -137,7 +137,7 @@ interface Expected {
  */
 function refusalOfEntityRef(ref: unknown): Expected {
   return typeof ref === 'string' && isWellFormedRef(ref)
-    ? { status: 404, mentions: /No entity .* in the catalog/ }
+    ? { status: 404, mentions: /No entity .* in the catalog/s }
     : { status: 400, mentions: /entityRef/ };
 }
 
@@ -416,7 +416,7 @@ describe('POST /delivery-repositories', () => {
         expectRefused(
           res,
           res.status === 404
-            ? /No entity .* in the catalog/
+            ? /No entity .* in the catalog/s
             : namesBodyOr('entityRef', 'url', 'path', 'ref', 'clusters'),
         );
         expect([400, 404]).toContain(res.status);
