@@ -16,9 +16,25 @@ export const ENTITY_PATH = `${ENTITY.kind}/${ENTITY.namespace}/${ENTITY.name}`;
  * The events backend and the GitOps backend run in one process here, so a push webhook
  * needs no event bus: with the default (`auto`) every webhook would also be written to
  * the bus's table through two internal requests (see the README's Performance section).
+ * The push scenarios replay one push (same commit) with fresh delivery ids, which the
+ * backend would recognise as a replay within `gitops.receivers.relay.replayWindow` and
+ * not relay: the window is 0 here, so every webhook counts as a new push.
  */
-function withoutEventBus<T extends { events: object }>(config: T): T {
-  return { ...config, events: { ...config.events, useEventBus: 'never' } };
+function benchConfig<T extends { events: object; gitops?: object }>(
+  config: T,
+): T {
+  const gitops = (config.gitops ?? {}) as { receivers?: object };
+  return {
+    ...config,
+    events: { ...config.events, useEventBus: 'never' },
+    gitops: {
+      ...gitops,
+      receivers: {
+        ...gitops.receivers,
+        relay: { replayWindow: { seconds: 0 } },
+      },
+    },
+  };
 }
 
 export interface BenchBackend {
@@ -38,7 +54,7 @@ export async function startBenchBackend(
   features: ProbeFeatures = {},
 ): Promise<BenchBackend> {
   const probe = await launchProbe({
-    config: withoutEventBus(backstageConfig(world, { clusters })),
+    config: benchConfig(backstageConfig(world, { clusters })),
     entities: [
       {
         apiVersion: 'backstage.io/v1alpha1',
