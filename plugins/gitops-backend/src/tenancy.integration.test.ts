@@ -39,6 +39,14 @@ import {
   sandboxRegistration,
 } from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
+import {
+  createRegisterDeliveryRepoAction,
+  GitOpsBootstrapClient,
+} from '@backstage-gitops/plugin-scaffolder-backend-module-gitops';
+import { createMockActionContext } from '@backstage/plugin-scaffolder-node-test-utils';
+import { ConfigReader } from '@backstage/config';
+import { ScmIntegrations } from '@backstage/integration';
+import { AddressInfo } from 'node:net';
 
 jest.setTimeout(180_000);
 
@@ -338,6 +346,47 @@ describe('tenant isolation, with the real permission framework and catalog', () 
       expect(kustomization(namespace, 'tenancy-probe')).toBeUndefined();
     }
     expect(await deployTokens()).toHaveLength(tokensBefore);
+  });
+
+  it('refuses the same through the scaffolder action, run as its initiator', async () => {
+    const { port } = (
+      server as unknown as { address(): AddressInfo }
+    ).address();
+    const action = createRegisterDeliveryRepoAction({
+      // The scaffolder module's own client: a plugin request token for the initiator.
+      api: new GitOpsBootstrapClient({
+        auth: mockServices.auth({ pluginId: 'scaffolder' }),
+        discovery: {
+          getBaseUrl: async plugin => `http://localhost:${port}/api/${plugin}`,
+          getExternalBaseUrl: async plugin =>
+            `http://localhost:${port}/api/${plugin}`,
+        },
+      }),
+      integrations: ScmIntegrations.fromConfig(
+        new ConfigReader(sandboxBackendConfig(world)),
+      ),
+      entityTimeoutMs: 0,
+    });
+    for (const isDryRun of [true, false]) {
+      const ctx = {
+        ...createMockActionContext({
+          input: {
+            entityRef: 'component:default/podinfo',
+            repoUrl: world.demo.project.httpUrl,
+            clusters: ['dev'],
+            path: 'apps/podinfo/{cluster}',
+            name: 'tenancy-probe',
+          },
+        }),
+        isDryRun,
+        getInitiatorCredentials: async () =>
+          mockCredentials.user('user:default/paula'),
+      } as Parameters<typeof action.handler>[0];
+      await expect(action.handler(ctx)).rejects.toThrow(
+        /The gitops backend refused: Not allowed to gitops\.entity\.manage on component:default\/podinfo/,
+      );
+    }
+    expect(kustomization('team-payments', 'tenancy-probe')).toBeUndefined();
   });
 
   it('refuses a payments member bootstrapping payments into a namespace not mapped to the team', async () => {
