@@ -276,6 +276,37 @@ describe('bootstrapping a new delivery repository', () => {
     );
   });
 
+  it('refuses an object Backstage created with no recorded owner (made before owners were recorded)', async () => {
+    dev().create({
+      apiVersion: GIT.apiVersion,
+      kind: GIT.kind,
+      metadata: {
+        name: 'unrecorded',
+        namespace: TENANT,
+        labels: { 'app.kubernetes.io/managed-by': 'backstage-gitops' },
+      },
+      spec: {
+        interval: '1h',
+        url: projectUrl,
+        ref: { branch: 'main' },
+        suspend: true,
+      },
+    });
+    await eventually('the cache to have it', async () => {
+      const res = await bootstrap({
+        name: 'unrecorded',
+        credential: false,
+        dryRun: true,
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+      });
+      return res.status === 409 ? res : undefined;
+    }).then(res =>
+      expect(res.body.error.message).toMatch(
+        /GitRepository team-apps\/unrecorded already exists on dev with no recorded owner/,
+      ),
+    );
+  });
+
   it.each([
     [
       'a namespace that is not the tenant\u2019s',

@@ -171,7 +171,6 @@ export class FluxBootstrapper {
         secretName,
         tenant,
       });
-      for (const manifest of manifests) this.refuseForeign(cluster, manifest);
       return { cluster: cluster.name, namespace, manifests };
     });
     const ownedObjects = planned.flatMap(
@@ -182,13 +181,21 @@ export class FluxBootstrapper {
           : []),
       ],
     );
-    await this.refuseOthers(ownedObjects, input.entityRef);
+    const recorded = await this.refuseOthers(ownedObjects, input.entityRef);
+    for (const { cluster, manifests } of planned) {
+      for (const manifest of manifests) {
+        this.refuseForeign(cluster, manifest, recorded);
+      }
+    }
 
     // The API servers validate every object before anything is written.
     let credentialInPlace = !!secretName;
     for (const { cluster, namespace, manifests } of planned) {
       if (secretName) {
-        const secret = await this.ownSecret(cluster, namespace, secretName);
+        const secret = await this.ownSecret(
+          { cluster, kind: 'Secret', namespace, name: secretName },
+          recorded,
+        );
         credentialInPlace &&= Object.keys(secret?.data ?? {}).length > 0;
       }
       for (const manifest of manifests) {
@@ -376,16 +383,17 @@ export class FluxBootstrapper {
   }
 
   /**
-   * Objects another entity owns are theirs; objects labelled as the backend's with no
-   * recorded owner (made before owners were recorded) are nobody's to take over.
+   * Objects another entity owns are theirs: refused. Answers the keys recorded as the
+   * entity's own.
    */
   private async refuseOthers(
     objects: OwnedObjectKey[],
     entityRef: string,
-  ): Promise<void> {
+  ): Promise<Set<string>> {
     const owners = await this.options.owners.ownersOf(objects);
     const others = owners.filter(owner => owner.entityRef !== entityRef);
     if (others.length > 0) throw ownedByOthers(others);
+    return new Set(owners.map(ownedKey));
   }
 
   private requireCluster(name: string): GitOpsCluster {
@@ -399,39 +407,44 @@ export class FluxBootstrapper {
     return cluster;
   }
 
-  /** Objects of the same name the backend did not create are someone else's: refuse. */
-  private refuseForeign(cluster: GitOpsCluster, manifest: FluxManifest) {
+  /**
+   * Objects of the same name the backend did not create are someone else's; those it
+   * created with no recorded owner (before owners were recorded, or left by an undo that
+   * failed) are nobody's to take over: both refused.
+   */
+  private refuseForeign(
+    cluster: string,
+    manifest: FluxManifest,
+    recorded: Set<string>,
+  ) {
     const current = this.options.cache.get(
-      cluster.name,
+      cluster,
       manifest.kind as FluxKind,
       manifest.metadata.namespace,
       manifest.metadata.name,
     );
-    if (
-      current &&
-      current.metadata.labels?.[MANAGED_BY_LABEL] !== FIELD_MANAGER
-    ) {
-      throw new ConflictError(
-        `${manifest.kind} ${manifest.metadata.namespace}/${manifest.metadata.name} already exists on ${cluster.name} and was not created by Backstage; choose another name`,
+    if (current) {
+      refuseUnowned(
+        current.metadata.labels,
+        {
+          cluster,
+          kind: manifest.kind,
+          namespace: manifest.metadata.namespace,
+          name: manifest.metadata.name,
+        },
+        recorded,
       );
     }
   }
 
-  /** The source's Secret if the backend made it before; someone else's is refused. */
-  private async ownSecret(cluster: string, namespace: string, name: string) {
-    const secret = (await this.read(cluster, {
+  /** The source's Secret if the backend made it before for the entity; else refused. */
+  private async ownSecret(key: OwnedObjectKey, recorded: Set<string>) {
+    const secret = (await this.read(key.cluster, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name, namespace },
+      metadata: { name: key.name, namespace: key.namespace },
     })) as (KubernetesObject & { data?: Record<string, string> }) | undefined;
-    if (
-      secret &&
-      secret.metadata?.labels?.[MANAGED_BY_LABEL] !== FIELD_MANAGER
-    ) {
-      throw new ConflictError(
-        `Secret ${namespace}/${name} already exists on ${cluster} and was not created by Backstage; choose another name`,
-      );
-    }
+    if (secret) refuseUnowned(secret.metadata?.labels, key, recorded);
     return secret;
   }
 
@@ -536,6 +549,28 @@ export class FluxBootstrapper {
           ),
         );
     }
+  }
+}
+
+const ownedKey = (o: OwnedObjectKey) =>
+  [o.cluster, o.kind, o.namespace, o.name].join('/');
+
+/** Refuses an existing object that is not the backend's, or not recorded as the entity's. */
+function refuseUnowned(
+  labels: Record<string, string> | undefined,
+  key: OwnedObjectKey,
+  recorded: Set<string>,
+) {
+  const what = `${key.kind} ${key.namespace}/${key.name} already exists on ${key.cluster}`;
+  if (labels?.[MANAGED_BY_LABEL] !== FIELD_MANAGER) {
+    throw new ConflictError(
+      `${what} and was not created by Backstage; choose another name`,
+    );
+  }
+  if (!recorded.has(ownedKey(key))) {
+    throw new ConflictError(
+      `${what} with no recorded owner; choose another name, or have it removed`,
+    );
   }
 }
 
