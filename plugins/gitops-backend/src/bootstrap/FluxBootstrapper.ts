@@ -89,6 +89,10 @@ function defaultName(repository: ParsedRepositoryUrl): string {
     .replace(/-+$/, '');
 }
 
+/** One key per object, for the set of objects recorded as the entity's. */
+const ownedKey = (o: OwnedObjectKey) =>
+  [o.cluster, o.kind, o.namespace, o.name].join('/');
+
 /** An object written by this bootstrap, to delete again if a later step fails. */
 interface Written {
   cluster: string;
@@ -551,9 +555,6 @@ export class FluxBootstrapper {
     }
   }
 }
-
-const ownedKey = (o: OwnedObjectKey) =>
-  [o.cluster, o.kind, o.namespace, o.name].join('/');
 
 /** Refuses an existing object that is not the backend's, or not recorded as the entity's. */
 function refuseUnowned(
