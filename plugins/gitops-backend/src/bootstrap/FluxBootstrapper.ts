@@ -33,6 +33,7 @@ import { GitLabCredentialLookup } from '../tokens/GitLabCredentialLookup';
 import {
   ObjectOwner,
   ObjectOwnerStore,
+  ownedObjectKey,
   OwnedObjectKey,
 } from '../database/ObjectOwnerStore';
 import { Tenancy, TenantPlacement } from '../tenancy';
@@ -88,10 +89,6 @@ function defaultName(repository: ParsedRepositoryUrl): string {
     .slice(0, 63)
     .replace(/-+$/, '');
 }
-
-/** One key per object, for the set of objects recorded as the entity's. */
-const ownedKey = (o: OwnedObjectKey) =>
-  [o.cluster, o.kind, o.namespace, o.name].join('/');
 
 /** An object written by this bootstrap, to delete again if a later step fails. */
 interface Written {
@@ -397,7 +394,7 @@ export class FluxBootstrapper {
     const owners = await this.options.owners.ownersOf(objects);
     const others = owners.filter(owner => owner.entityRef !== entityRef);
     if (others.length > 0) throw ownedByOthers(others);
-    return new Set(owners.map(ownedKey));
+    return new Set(owners.map(ownedObjectKey));
   }
 
   private requireCluster(name: string): GitOpsCluster {
@@ -568,7 +565,7 @@ function refuseUnowned(
       `${what} and was not created by Backstage; choose another name`,
     );
   }
-  if (!recorded.has(ownedKey(key))) {
+  if (!recorded.has(ownedObjectKey(key))) {
     throw new ConflictError(
       `${what} with no recorded owner; choose another name, or have it removed`,
     );

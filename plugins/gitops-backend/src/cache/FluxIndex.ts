@@ -26,7 +26,7 @@ function refKey(ref: unknown, defaultNamespace: string): string | undefined {
 }
 
 /** The normalized repository URL of a source, when it has a parsable one. */
-function normalizedUrl(object: CachedFluxObject): string | undefined {
+export function normalizedUrl(object: CachedFluxObject): string | undefined {
   const url = object.spec.url;
   if (typeof url !== 'string') return undefined;
   try {

@@ -4,6 +4,7 @@ import { migratedClient, toIso } from './migrations';
 import {
   ObjectOwner,
   ObjectOwnerStore,
+  ownedObjectKey,
   OwnedObjectKey,
 } from './ObjectOwnerStore';
 
@@ -18,9 +19,6 @@ interface Row {
   created_by: string;
   created_at: Date | string;
 }
-
-const keyOf = (o: OwnedObjectKey) =>
-  [o.cluster, o.kind, o.namespace, o.name].join('\n');
 
 /** The knex implementation of {@link ObjectOwnerStore} (SQLite and PostgreSQL). */
 export class DatabaseObjectOwnerStore implements ObjectOwnerStore {
@@ -40,9 +38,11 @@ export class DatabaseObjectOwnerStore implements ObjectOwnerStore {
       const existing = await this.read(tx, objects);
       const conflicts = existing.filter(o => o.entityRef !== owner.entityRef);
       if (conflicts.length > 0) return { conflicts, claimed: [] };
-      const held = new Set(existing.map(keyOf));
-      const unique = new Map(objects.map(o => [keyOf(o), o]));
-      const claimed = [...unique.values()].filter(o => !held.has(keyOf(o)));
+      const held = new Set(existing.map(ownedObjectKey));
+      const unique = new Map(objects.map(o => [ownedObjectKey(o), o]));
+      const claimed = [...unique.values()].filter(
+        o => !held.has(ownedObjectKey(o)),
+      );
       if (claimed.length > 0) {
         const now = new Date();
         // A concurrent claim of the same object fails on the primary key: the

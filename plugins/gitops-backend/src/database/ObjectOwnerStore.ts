@@ -6,6 +6,10 @@ export interface OwnedObjectKey {
   name: string;
 }
 
+/** One string per object, to compare sets of them. */
+export const ownedObjectKey = (o: OwnedObjectKey) =>
+  [o.cluster, o.kind, o.namespace, o.name].join('\n');
+
 export interface ObjectOwner extends OwnedObjectKey {
   entityRef: string;
   createdBy: string;

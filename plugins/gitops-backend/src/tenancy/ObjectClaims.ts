@@ -3,12 +3,11 @@ import { stringifyEntityRef } from '@backstage/catalog-model';
 import {
   ANNOTATION_CLUSTERS,
   ANNOTATION_KUBERNETES_ID,
-  parseRepositoryUrl,
 } from '@backstage-gitops/plugin-gitops-common';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { FluxKind, FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache/FluxCache';
-import { sourceKeysOf } from '../cache/FluxIndex';
+import { normalizedUrl, sourceKeysOf } from '../cache/FluxIndex';
 import { CachedFluxObject } from '../cache/types';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { ObjectOwnerStore } from '../database/ObjectOwnerStore';
@@ -79,7 +78,7 @@ export class ObjectClaims {
     const path = consumer ? consumerPath(object) : undefined;
     const claimants: string[] = [];
     for (const source of sources) {
-      const url = normalizedUrlOf(source);
+      const url = normalizedUrl(source);
       if (!url) continue;
       for (const delivery of await this.options.deliveries.list({
         normalizedUrl: url,
@@ -124,14 +123,5 @@ export class ObjectClaims {
         );
       })
       .map(entity => stringifyEntityRef(entity));
-  }
-}
-
-function normalizedUrlOf(source: CachedFluxObject): string | undefined {
-  if (typeof source.spec.url !== 'string') return undefined;
-  try {
-    return parseRepositoryUrl(source.spec.url).normalized;
-  } catch {
-    return undefined;
   }
 }
