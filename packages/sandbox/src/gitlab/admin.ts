@@ -4,6 +4,7 @@ import type { RegistryAccessRequest } from '../oci';
 import type { GitLab } from './context';
 import { repositoryUrls } from './entities';
 import type { FailNextOptions, Faults } from './faults';
+import { createOAuthApplication } from './oauth';
 import {
   createDeployToken,
   createGroup,
@@ -54,6 +55,19 @@ export interface CreatedToken {
   username: string;
 }
 
+/** A registered OAuth application: what its client needs to sign people in. */
+export interface OAuthApplicationSummary {
+  id: number;
+  name: string;
+  /** The OAuth `client_id` (GitLab's "Application ID"). */
+  clientId: string;
+  /** The OAuth `client_secret`; the instance keeps only its hash. */
+  clientSecret: string;
+  redirectUris: string[];
+  scopes: string[];
+  confidential: boolean;
+}
+
 export interface TokenRequest {
   scopes: string[];
   name?: string;
@@ -75,6 +89,8 @@ export class GitLabAdmin {
     name?: string;
     email?: string;
     admin?: boolean;
+    /** A machine user: tokens only, never offered on the OAuth sign-in page. */
+    serviceAccount?: boolean;
   }): UserSummary {
     return this.userSummary(createUser(this.gitlab, input));
   }
@@ -250,6 +266,34 @@ export class GitLabAdmin {
   project(idOrPath: string): ProjectSummary | undefined {
     const project = this.gitlab.state.project(idOrPath);
     return project ? this.projectSummary(project) : undefined;
+  }
+
+  /**
+   * Registers an instance-wide OAuth application (Admin area → Applications), whose
+   * client signs people in through `/oauth/authorize` and `/oauth/token`. Each redirect
+   * URI is matched exactly.
+   */
+  createOAuthApplication(input: {
+    name: string;
+    redirectUris: string[];
+    /** Default `read_user`, what a sign-in needs. */
+    scopes?: string[];
+    /** Default true: the client authenticates with its secret. */
+    confidential?: boolean;
+  }): OAuthApplicationSummary {
+    const { record, secret } = createOAuthApplication(this.gitlab, {
+      ...input,
+      scopes: input.scopes ?? ['read_user'],
+    });
+    return {
+      id: record.id,
+      name: record.name,
+      clientId: record.uid,
+      clientSecret: secret,
+      redirectUris: [...record.redirectUris],
+      scopes: [...record.scopes],
+      confidential: record.confidential,
+    };
   }
 
   /**

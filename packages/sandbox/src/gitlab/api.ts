@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { PersonalAccessToken, User } from './state';
+import type { OAuthAccessToken, PersonalAccessToken, User } from './state';
 
 /** An answer other than success, shaped like GitLab's (Grape) error bodies. */
 export class ApiError extends Error {
@@ -36,10 +36,20 @@ export function validationError(errors: Record<string, string[]>): ApiError {
   return new ApiError(400, { message: errors });
 }
 
-/** Who is calling: a user acting through one of their tokens. */
+/**
+ * Who is calling: a user acting through one of their tokens, a personal (project, group)
+ * access token or an OAuth access token an application obtained for them.
+ */
 export interface Caller {
   user: User;
-  token: PersonalAccessToken;
+  token: PersonalAccessToken | OAuthAccessToken;
+}
+
+/** Whether a caller's token is an OAuth access token (not a personal access token). */
+export function isOAuthToken(
+  token: PersonalAccessToken | OAuthAccessToken,
+): token is OAuthAccessToken {
+  return 'applicationId' in token;
 }
 
 export type Input = Record<string, unknown>;

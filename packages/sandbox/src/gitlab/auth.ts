@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError, Caller } from './api';
 import type { GitLab } from './context';
+import { findOAuthAccessToken, isOAuthTokenExpired } from './oauth';
 import { findByToken } from './secrets';
 import type {
   DeployToken,
   GitLabState,
+  OAuthAccessToken,
   PersonalAccessToken,
   Project,
   User,
@@ -76,10 +78,39 @@ function isExpired(token: PersonalAccessToken, today: string): boolean {
   return token.expiresAt !== null && token.expiresAt <= today;
 }
 
-/** The user behind an API token, or GitLab's 401 answers for unknown, revoked and expired ones. */
+/** An OAuth access token's user, with GitLab's 401 answers for revoked and expired ones. */
+function authenticateOAuth(gitlab: GitLab, token: OAuthAccessToken): Caller {
+  const user = gitlab.state.users.get(token.userId);
+  if (!user) {
+    throw new ApiError(401, { message: '401 Unauthorized' });
+  }
+  if (token.revoked) {
+    throw bearerError(
+      401,
+      'invalid_token',
+      'Token was revoked. You have to re-authorize from the user profile.',
+    );
+  }
+  if (isOAuthTokenExpired(gitlab, token)) {
+    throw bearerError(401, 'invalid_token', 'Token has expired.');
+  }
+  token.lastUsedAt = gitlab.clock.now();
+  return { user, token };
+}
+
+/**
+ * The user behind an API token (a personal, project or group access token, or an OAuth
+ * access token), or GitLab's 401 answers for unknown, revoked and expired ones.
+ */
 export function authenticateApi(gitlab: GitLab, value: string): Caller {
   const { state, clock } = gitlab;
   const token = findByToken(state.personalAccessTokens.values(), value);
+  if (!token) {
+    const oauthToken = findOAuthAccessToken(gitlab, value);
+    if (oauthToken) {
+      return authenticateOAuth(gitlab, oauthToken);
+    }
+  }
   const user = token ? state.users.get(token.userId) : undefined;
   if (!token || !user) {
     throw new ApiError(401, { message: '401 Unauthorized' });
@@ -127,13 +158,18 @@ const PUSH_SCOPES = ['api', 'write_repository'];
 
 /** Whose Basic credentials were presented: a user through one of their tokens, or a deploy token. */
 export type BasicCredentialsOwner =
-  | { kind: 'user'; user: User; token: PersonalAccessToken }
+  | {
+      kind: 'user';
+      user: User;
+      token: PersonalAccessToken | OAuthAccessToken;
+    }
   | { kind: 'deploy-token'; token: DeployToken };
 
 /**
  * Authenticates Basic credentials as GitLab does for Git and the container registry: any
- * username with an access token as the password (`oauth2:<token>` included), or a deploy
- * token's own username and value. Undefined means they are wrong, expired or revoked.
+ * username with an access token as the password (`oauth2:<token>` included), the username
+ * `oauth2` with an OAuth access token, or a deploy token's own username and value.
+ * Undefined means they are wrong, expired or revoked.
  */
 export function authenticateBasic(
   gitlab: GitLab,
@@ -150,6 +186,20 @@ export function authenticateBasic(
     return usable ? { kind: 'deploy-token', token: deployToken } : undefined;
   }
   const token = findByToken(state.personalAccessTokens.values(), password);
+  if (!token && username === 'oauth2') {
+    const oauthToken = findOAuthAccessToken(gitlab, password);
+    const oauthUser = oauthToken && state.users.get(oauthToken.userId);
+    if (
+      !oauthToken ||
+      !oauthUser ||
+      oauthToken.revoked ||
+      isOAuthTokenExpired(gitlab, oauthToken)
+    ) {
+      return undefined;
+    }
+    oauthToken.lastUsedAt = clock.now();
+    return { kind: 'user', user: oauthUser, token: oauthToken };
+  }
   const user = token ? state.users.get(token.userId) : undefined;
   if (!token || !user || token.revoked || isExpired(token, clock.today())) {
     return undefined;

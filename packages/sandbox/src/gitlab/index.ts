@@ -4,6 +4,7 @@ export { GitLabAdmin } from './admin';
 export type {
   CreatedToken,
   GroupSummary,
+  OAuthApplicationSummary,
   ProjectSummary,
   TokenRequest,
   UserSummary,

@@ -33,6 +33,8 @@ export interface NewUser {
   name?: string;
   email?: string;
   admin?: boolean;
+  /** A machine user that only acts through tokens (never signs in interactively). */
+  serviceAccount?: boolean;
 }
 
 export function createUser(gitlab: GitLab, input: NewUser, bot = false): User {
@@ -51,6 +53,7 @@ export function createUser(gitlab: GitLab, input: NewUser, bot = false): User {
     email: input.email ?? `${input.username}@example.com`,
     admin: input.admin ?? false,
     bot,
+    serviceAccount: input.serviceAccount ?? false,
     createdAt: clock.now(),
   };
   if (!bot) {

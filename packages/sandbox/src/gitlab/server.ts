@@ -16,8 +16,10 @@ import { Fault, Faults } from './faults';
 import { serveGit } from './git-http';
 import { createUser } from './operations';
 import { processRefsUpdate, PushListener } from './push-events';
+import { applicationRoutes } from './routes/applications';
 import { hookRoutes } from './routes/hooks';
 import { metaRoutes } from './routes/meta';
+import { oauthRoutes } from './routes/oauth';
 import { projectRoutes } from './routes/projects';
 import { repositoryRoutes } from './routes/repository';
 import { deployRoutes } from './routes/deploy';
@@ -36,7 +38,10 @@ export interface GitLabOptions {
 }
 
 export interface RunningGitLab {
-  /** `http://127.0.0.1:<port>`: the API is under `/api/v4`, repositories at `/<path>.git`. */
+  /**
+   * `http://127.0.0.1:<port>`: the API is under `/api/v4`, repositories at `/<path>.git`,
+   * the OAuth 2.0 provider under `/oauth`.
+   */
   url: string;
   api: GitLabAdmin;
   stop(): Promise<void>;
@@ -48,6 +53,7 @@ export const DEFAULT_GITLAB_VERSION = '18.4.1';
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 const API_PREFIX = '/api/v4/';
+const OAUTH_PREFIX = '/oauth/';
 
 function buildRouter(gitlab: GitLab): Router {
   const router = new Router();
@@ -58,6 +64,14 @@ function buildRouter(gitlab: GitLab): Router {
   deployRoutes(router, gitlab);
   tokenRoutes(router, gitlab);
   statusRoutes(router, gitlab);
+  applicationRoutes(router, gitlab);
+  return router;
+}
+
+/** The OAuth 2.0 provider's routes, relative to `/oauth/`. */
+function buildOAuthRouter(gitlab: GitLab): Router {
+  const router = new Router();
+  oauthRoutes(router, gitlab);
   return router;
 }
 
@@ -212,6 +226,25 @@ async function handleApi(
   return route.handler(context);
 }
 
+/** `/oauth/…`: no API token; each route authenticates its client or token itself. */
+async function handleOAuth(
+  router: Router,
+  req: IncomingMessage,
+  url: URL,
+): Promise<ApiResult> {
+  const segments = url.pathname.slice(OAUTH_PREFIX.length).split('/');
+  const match = router.match(req.method ?? 'GET', segments);
+  if (!match) {
+    throw new ApiError(404, { error: '404 Not Found' });
+  }
+  return match.route.handler({
+    req,
+    params: match.params,
+    input: await readInput(req, url),
+    url,
+  });
+}
+
 /** Starts the simulated GitLab (REST API v4 and Git smart HTTP) on 127.0.0.1. */
 export async function startGitLab(
   options: GitLabOptions = {},
@@ -231,6 +264,7 @@ export async function startGitLab(
   const faults = new Faults();
   const pushListeners = new Set<PushListener>();
   const router = buildRouter(gitlab);
+  const oauthRouter = buildOAuthRouter(gitlab);
   const unsubscribe = git.onRefsUpdated(update =>
     gitlab.webhooks.track(processRefsUpdate(gitlab, pushListeners, update)),
   );
@@ -244,7 +278,9 @@ export async function startGitLab(
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
-    const kind = url.pathname.startsWith(API_PREFIX) ? 'api' : 'git';
+    const oauth = url.pathname.startsWith(OAUTH_PREFIX);
+    // The OAuth endpoints are web routes; injected failures treat them as the API.
+    const kind = url.pathname.startsWith(API_PREFIX) || oauth ? 'api' : 'git';
     try {
       if (faults.latencyMs > 0) {
         await delay(faults.latencyMs);
@@ -253,6 +289,10 @@ export async function startGitLab(
       if (fault) {
         req.resume();
         sendFault(res, fault, kind);
+        return;
+      }
+      if (oauth) {
+        send(res, await handleOAuth(oauthRouter, req, url));
         return;
       }
       if (kind === 'api') {

@@ -24,6 +24,11 @@ export interface User {
   createdAt: Date;
   /** The personal namespace (bots have none). */
   namespaceId?: number;
+  /**
+   * A service account (GitLab's machine users for automation): it acts through tokens
+   * only and never signs in interactively, so the OAuth sign-in page does not offer it.
+   */
+  serviceAccount: boolean;
 }
 
 export interface Namespace {
@@ -135,6 +140,55 @@ export interface CommitStatus {
   finishedAt: Date | null;
 }
 
+/**
+ * An OAuth application (`Doorkeeper::Application`): the client id is its `uid`, the
+ * secret is kept only as a digest, as GitLab stores application secrets hashed.
+ */
+export interface OAuthApplication {
+  id: number;
+  /** `application_id` / `client_id`: 64 hex characters. */
+  uid: string;
+  name: string;
+  /** Each redirect URI the application may ask for, compared exactly. */
+  redirectUris: string[];
+  scopes: string[];
+  /** A confidential client authenticates with its secret; a public one may not (PKCE). */
+  confidential: boolean;
+  createdAt: Date;
+  digest: Buffer;
+}
+
+/** An authorization code (`Doorkeeper::AccessGrant`): used once, within 10 minutes. */
+export interface OAuthAccessGrant {
+  id: number;
+  applicationId: number;
+  userId: number;
+  redirectUri: string;
+  scopes: string[];
+  createdAt: Date;
+  expiresInSeconds: number;
+  /** Set when the code is exchanged (or revoked): a second exchange is refused. */
+  revoked: boolean;
+  codeChallenge?: string;
+  codeChallengeMethod?: 'plain' | 'S256';
+  digest: Buffer;
+}
+
+/** An OAuth access token with its refresh token (`Doorkeeper::AccessToken`). */
+export interface OAuthAccessToken {
+  id: number;
+  applicationId: number;
+  userId: number;
+  scopes: string[];
+  createdAt: Date;
+  expiresInSeconds: number;
+  /** A refreshed or revoked token; its refresh token cannot be used again either. */
+  revoked: boolean;
+  lastUsedAt: Date | null;
+  digest: Buffer;
+  refreshDigest: Buffer;
+}
+
 /** What a project or group a bot user was made for (its access token's resource). */
 export interface BotResource {
   kind: 'project' | 'group';
@@ -151,6 +205,9 @@ export class GitLabState {
   readonly personalAccessTokens = new Map<number, PersonalAccessToken>();
   readonly botResources = new Map<number, BotResource>();
   readonly deployTokens = new Map<number, DeployToken>();
+  readonly oauthApplications = new Map<number, OAuthApplication>();
+  readonly oauthAccessGrants = new Map<number, OAuthAccessGrant>();
+  readonly oauthAccessTokens = new Map<number, OAuthAccessToken>();
   readonly deployKeys = new Map<number, DeployKey>();
   /** project id → deploy key id → can_push. */
   readonly deployKeyLinks = new Map<number, Map<number, boolean>>();

@@ -1,6 +1,7 @@
 import {
   ApiError,
   badRequest,
+  isOAuthToken,
   notFound,
   paginate,
   Params,
@@ -159,14 +160,20 @@ export function tokenRoutes(router: Router, gitlab: GitLab): void {
     };
   });
 
+  /** The caller's own personal access token; an OAuth token is not one (404). */
+  const selfToken = (context: RequestContext): PersonalAccessToken => {
+    const { token } = requireCaller(context);
+    if (isOAuthToken(token)) {
+      throw notFound('Personal Access Token');
+    }
+    return token;
+  };
+
   // `self` routes come first: `:id` would match them too.
   router.get(
     'personal_access_tokens/self',
     context => ({
-      body: personalAccessTokenEntity(
-        requireCaller(context).token,
-        clock.today(),
-      ),
+      body: personalAccessTokenEntity(selfToken(context), clock.today()),
     }),
     { scopes: ALL_SCOPES },
   );
@@ -174,7 +181,7 @@ export function tokenRoutes(router: Router, gitlab: GitLab): void {
   router.delete(
     'personal_access_tokens/self',
     context => {
-      requireCaller(context).token.revoked = true;
+      selfToken(context).revoked = true;
       return { status: 204, body: undefined };
     },
     { scopes: ALL_SCOPES },
@@ -195,7 +202,7 @@ export function tokenRoutes(router: Router, gitlab: GitLab): void {
 
   router.post(
     'personal_access_tokens/self/rotate',
-    context => rotate(context, requireCaller(context).token),
+    context => rotate(context, selfToken(context)),
     { scopes: ['self_rotate'] },
   );
 
