@@ -14,7 +14,10 @@ jest.setTimeout(20_000);
 function worldWith(cluster: SandboxCluster): SandboxWorld {
   return {
     gitlab: { url: 'http://127.0.0.1:1' },
-    demo: { tokens: { gitlabAdmin: 'glpat-test' } },
+    demo: {
+      tokens: { gitlabAdmin: 'glpat-test' },
+      signIn: { clientId: 'client', clientSecret: 'secret' },
+    },
     backstageServiceToken: 'service-token',
     clusters: new Map([[cluster.name, cluster]]),
   } as unknown as SandboxWorld;

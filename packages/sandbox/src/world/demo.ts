@@ -32,21 +32,43 @@ export interface DemoTokens {
   ciPushToken: { username: string; token: string };
 }
 
+/** Where the Backstage backend listens in the demo (`backend.baseUrl` of app-config.yaml). */
+export const DEMO_BACKSTAGE_BACKEND_URL = 'http://localhost:7007';
+
+/**
+ * The GitLab OAuth application Backstage signs people in with: its redirect URI is the
+ * backend's GitLab auth handler (`@backstage/plugin-auth-backend-module-gitlab-provider`).
+ */
+export interface DemoSignIn {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** The people who may sign in (the catalog's `user:default/<username>`). */
+  usernames: string[];
+}
+
 export interface DemoGitLab {
   project: { httpUrl: string; webUrl: string; pathWithNamespace: string };
+  signIn: DemoSignIn;
   ociUrl: string;
   tokens: DemoTokens;
   /** Stops the CI listener. */
   stop(): void;
 }
 
-/** Seeds the sandbox GitLab: users, the `team` group, `team/delivery` and its CI. */
+/**
+ * Seeds the sandbox GitLab: users, the `team` group, `team/delivery` and its CI, and the
+ * OAuth application Backstage (at `backstageUrl`) signs people in with.
+ */
 export async function seedDemoGitLab(
   gitlab: RunningGitLab,
   registry: RunningRegistry,
   log: (message: string) => void,
+  backstageUrl: string = DEMO_BACKSTAGE_BACKEND_URL,
 ): Promise<DemoGitLab> {
   const admin = gitlab.api;
+  // The people of the demo, as in examples/org.yaml: guest (team-apps, platform-admins)
+  // and alice (team-payments).
   admin.createUser({
     username: 'guest',
     name: 'Guest',
@@ -61,7 +83,19 @@ export async function seedDemoGitLab(
     username: 'ci-bot',
     name: 'CI bot',
     email: 'ci-bot@example.com',
+    serviceAccount: true,
   });
+  const application = admin.createOAuthApplication({
+    name: 'Backstage (GitOps demo)',
+    redirectUris: [`${backstageUrl}/api/auth/gitlab/handler/frame`],
+    scopes: ['read_user'],
+  });
+  const signIn: DemoSignIn = {
+    clientId: application.clientId,
+    clientSecret: application.clientSecret,
+    redirectUri: application.redirectUris[0],
+    usernames: ['guest', 'alice'],
+  };
   admin.createGroup({ path: DEMO_GROUP, name: 'Team', owner: 'root' });
   admin.addMember({ group: DEMO_GROUP }, 'guest', 30);
   admin.addMember({ group: DEMO_GROUP }, 'alice', 30);
@@ -157,6 +191,7 @@ export async function seedDemoGitLab(
       webUrl: project.webUrl,
       pathWithNamespace: project.pathWithNamespace,
     },
+    signIn,
     ociUrl,
     tokens,
     stop: stopListening,

@@ -17,6 +17,12 @@ export function describeWorld(
       apiUrl: `${world.gitlab.url}/api/v4`,
       adminToken: world.demo.tokens.gitlabAdmin,
       deliveryProject: world.demo.project,
+      // Backstage's "Sign in with GitLab": the OAuth application and who may sign in.
+      signIn: {
+        clientId: world.demo.signIn.clientId,
+        redirectUri: world.demo.signIn.redirectUri,
+        usernames: world.demo.signIn.usernames,
+      },
     },
     registry: { host: world.registry.host, storefrontUrl: world.demo.ociUrl },
     clusters: Object.fromEntries(
@@ -42,8 +48,8 @@ export type WorldDescription = ReturnType<typeof describeWorld>;
 
 /**
  * The Backstage configuration that points the app at this world: the Kubernetes plugin's
- * clusters, the GitLab integration and a static token for scripts. Layered over
- * app-config.yaml by `scripts/start`.
+ * clusters, the GitLab integration, sign-in with the sandbox GitLab and a static token
+ * for scripts. Layered over app-config.yaml by `scripts/start`.
  */
 export function backstageConfigFor(world: SandboxWorld): string {
   return stringify(backstageConfig(world));
@@ -62,6 +68,22 @@ export function backstageConfig(
     cluster => !options.clusters || options.clusters.includes(cluster.name),
   );
   return {
+    // "Sign in with GitLab" (@backstage/plugin-auth-backend-module-gitlab-provider) against
+    // the sandbox GitLab; the GitLab username is the catalog user's name.
+    auth: {
+      providers: {
+        gitlab: {
+          development: {
+            clientId: world.demo.signIn.clientId,
+            clientSecret: world.demo.signIn.clientSecret,
+            audience: world.gitlab.url,
+            signIn: {
+              resolvers: [{ resolver: 'usernameMatchingUserEntityName' }],
+            },
+          },
+        },
+      },
+    },
     backend: {
       auth: {
         externalAccess: [

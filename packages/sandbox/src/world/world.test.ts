@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadResourceTypes } from '../kube';
-import { describeWorld } from './describe';
+import { backstageConfig, describeWorld } from './describe';
 import { SandboxWorld, startWorld } from './world';
 
 jest.setTimeout(120_000);
@@ -398,5 +398,61 @@ describe('the demo world', () => {
     // GitRepository and OCIRepository at both served versions (4), four Kustomizations,
     // the Provider and the Alert.
     expect(validated).toBe(10);
+  });
+
+  it("signs the demo's people in to Backstage through its GitLab OAuth application", async () => {
+    const { signIn } = world.demo;
+    expect(signIn.redirectUri).toBe(
+      'http://localhost:7007/api/auth/gitlab/handler/frame',
+    );
+    expect(backstageConfig(world).auth.providers.gitlab.development).toEqual({
+      clientId: signIn.clientId,
+      clientSecret: signIn.clientSecret,
+      audience: world.gitlab.url,
+      signIn: { resolvers: [{ resolver: 'usernameMatchingUserEntityName' }] },
+    });
+    const request = new URLSearchParams({
+      response_type: 'code',
+      client_id: signIn.clientId,
+      redirect_uri: signIn.redirectUri,
+      scope: 'read_user',
+      state: 's',
+    });
+    const page = await (
+      await fetch(`${world.gitlab.url}/oauth/authorize?${request}`)
+    ).text();
+    // The catalog's users (examples/org.yaml), not the CI's service account nor root.
+    expect(
+      [...page.matchAll(/name="username" value="([^"]+)"/g)].map(m => m[1]),
+    ).toEqual(signIn.usernames);
+
+    request.set('username', 'alice');
+    const picked = await fetch(`${world.gitlab.url}/oauth/authorize`, {
+      method: 'POST',
+      body: request,
+      redirect: 'manual',
+    });
+    const code = new URL(picked.headers.get('location')!).searchParams.get(
+      'code',
+    )!;
+    const granted = await (
+      await fetch(`${world.gitlab.url}/oauth/token`, {
+        method: 'POST',
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: signIn.redirectUri,
+          client_id: signIn.clientId,
+          client_secret: signIn.clientSecret,
+        }),
+      })
+    ).json();
+    const alice = new Gitlab({
+      host: world.gitlab.url,
+      oauthToken: granted.access_token,
+    });
+    expect(await alice.Users.showCurrentUser()).toMatchObject({
+      username: 'alice',
+    });
   });
 });

@@ -37,6 +37,11 @@ export interface StartWorldOptions {
    * `--no-cross-namespace-refs`), for every cluster or per cluster name. Default off.
    */
   lockdown?: TenancyOptions | ((cluster: string) => TenancyOptions | undefined);
+  /**
+   * The Backstage backend's base URL, where GitLab sends people back after they sign in
+   * (the OAuth application's redirect URI); default `http://localhost:7007`.
+   */
+  backstageUrl?: string;
   log?: (message: string) => void;
 }
 
@@ -90,7 +95,12 @@ export async function startWorld(
     stoppers.push(() => registry.stop());
     log(`OCI registry on ${registry.url}`);
 
-    const demo = await seedDemoGitLab(gitlab, registry, log);
+    const demo = await seedDemoGitLab(
+      gitlab,
+      registry,
+      log,
+      options.backstageUrl,
+    );
     stoppers.push(() => demo.stop());
 
     const clusters = new Map<string, SandboxCluster>();
