@@ -124,10 +124,14 @@ export function createOAuthApplication(
   return { record, secret };
 }
 
+/** Schemes GitLab refuses in a redirect URI (native apps may use their own schemes). */
+const FORBIDDEN_SCHEMES = new Set(['javascript', 'data', 'vbscript']);
+
+/** An absolute URI without a fragment, not in a script scheme (as Doorkeeper validates). */
 function isValidRedirectUri(uri: string): boolean {
   try {
     const url = new URL(uri);
-    return url.protocol !== 'javascript:' && !url.hash;
+    return !FORBIDDEN_SCHEMES.has(url.protocol.slice(0, -1)) && !url.hash;
   } catch {
     return false;
   }
