@@ -32,6 +32,17 @@ const CREDENTIALS = {
       github: { webhookSecret: 'credential-github-webhook-secret' },
     },
   },
+  auth: {
+    providers: {
+      gitlab: {
+        development: {
+          clientId: 'credential-gitlab-oauth-client-id',
+          clientSecret: 'credential-gitlab-oauth-client-secret',
+          audience: 'https://gitlab.example.com',
+        },
+      },
+    },
+  },
   gitops: {
     encryptionSecret: 'credential-gitops-encryption-secret-0123456789',
     clusters: [
@@ -81,5 +92,31 @@ describe('the configuration the frontend receives', () => {
     expect(leaked).toEqual([]);
     // Nor do the GitOps settings (cluster URLs are the Kubernetes plugin's to show).
     expect(visible).not.toContain('"gitops"');
+  });
+
+  it('tells the app that GitLab sign-in is configured, and nothing of its settings', async () => {
+    // As `backstage-cli package start` and `build` collect them for the app: the app and
+    // its dependencies only, so the GitLab provider's own schema is not among them.
+    const schema = await loadConfigSchema({
+      dependencies: ['app'],
+      packagePaths: [resolve(ROOT, 'package.json')],
+    });
+    const { appConfigs } = await loadConfig({
+      configRoot: ROOT,
+      configTargets: [{ path: resolve(ROOT, 'app-config.yaml') }],
+    });
+    const frontendOf = (data: object) =>
+      schema.process([...appConfigs, { context: 'test', data }], {
+        visibility: ['frontend'],
+        ignoreSchemaErrors: true,
+      });
+    const gitlabKey = (data: object) =>
+      frontendOf(data)
+        .map(config => (config.data as any).auth?.providers?.gitlab)
+        .filter(value => value !== undefined);
+
+    // The key, empty: no client id, secret or audience.
+    expect(gitlabKey(CREDENTIALS)).toEqual([{}]);
+    expect(gitlabKey({})).toEqual([]);
   });
 });

@@ -5,9 +5,12 @@ const backend = createBackend();
 
 backend.add(import('@backstage/plugin-app-backend'));
 
-// Sign-in: the guest provider for the demo; see app-config.production.yaml for a real one.
+// Sign-in: the guest for the demo, and GitLab (the demo's sandbox GitLab, or a real one as
+// in app-config.production.yaml). Without `auth.providers.gitlab` the GitLab provider is
+// simply not mounted.
 backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+backend.add(import('@backstage/plugin-auth-backend-module-gitlab-provider'));
 
 backend.add(import('@backstage/plugin-catalog-backend'));
 backend.add(
