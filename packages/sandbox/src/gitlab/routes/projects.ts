@@ -17,6 +17,7 @@ import {
 import { groupEntity, namespaceEntity, projectEntity } from '../entities';
 import { createProject } from '../operations';
 import { AccessLevel, Namespace, Project } from '../state';
+import { memberRoutes } from './members';
 
 const VISIBILITIES = ['private', 'internal', 'public'] as const;
 const ORDERS = [
@@ -136,9 +137,10 @@ function targetNamespace(
   return namespace;
 }
 
-/** Projects (list, show, create) and groups (list, show, projects). */
+/** Projects (list, show, create), their members, users and groups (list, show, projects). */
 export function projectRoutes(router: Router, gitlab: GitLab): void {
   const { state } = gitlab;
+  memberRoutes(router, gitlab);
 
   router.get(
     'projects',
