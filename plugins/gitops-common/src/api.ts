@@ -63,6 +63,11 @@ export interface ClusterStatus {
   chains: FluxChain[];
   /** Objects labelled with the entity's `backstage.io/kubernetes-id` that belong to no chain. */
   kubernetesIdObjects: FluxStatusItem[];
+  /**
+   * How many objects of the entity were left out because they are claimed also by an
+   * entity the caller may not read (see docs/security.md, "Whose objects are these").
+   */
+  hiddenObjects?: number;
 }
 
 export interface HeadCommit {

@@ -60,11 +60,22 @@ export function ClusterCard(props: {
         </Box>
       )}
       {cluster.chains.length === 0 &&
-        cluster.kubernetesIdObjects.length === 0 && (
+        cluster.kubernetesIdObjects.length === 0 &&
+        !cluster.hiddenObjects && (
           <Typography variant="body2" color="textSecondary">
             No Flux objects of this entity on {cluster.name}.
           </Typography>
         )}
+      {cluster.hiddenObjects ? (
+        <Box mb={2} data-testid={`gitops-hidden-${cluster.name}`}>
+          <Typography variant="body2" color="textSecondary">
+            {cluster.hiddenObjects === 1
+              ? '1 object is'
+              : `${cluster.hiddenObjects} objects are`}{' '}
+            not shown: also claimed by an entity you may not read.
+          </Typography>
+        </Box>
+      ) : null}
       {cluster.chains.map(chain => (
         <Box
           key={`${chain.source.kind}/${chain.source.namespace}/${chain.source.name}`}

@@ -6,7 +6,12 @@ import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { GitOpsApi, gitopsApiRef } from '../../api';
 import { fakeGitOpsApi } from '../../__fixtures__/api';
-import { HEAD, operation, podinfoEntity } from '../../__fixtures__/status';
+import {
+  HEAD,
+  operation,
+  podinfoEntity,
+  status,
+} from '../../__fixtures__/status';
 import { EntityGitOpsContent } from './EntityGitOpsContent';
 
 async function renderFor(
@@ -90,6 +95,27 @@ describe('EntityGitOpsContent', () => {
     expect(await screen.findByTestId('gitops-receivers')).toHaveTextContent(
       'gitops-git-team-delivery',
     );
+  });
+
+  it('says how many objects were left out because another entity the user may not read claims them', async () => {
+    const api = fakeGitOpsApi({
+      getStatus: jest.fn(async () => ({
+        ...status,
+        clusters: status.clusters.map((cluster, i) =>
+          i === 0 ? { ...cluster, hiddenObjects: 2 } : cluster,
+        ),
+      })),
+    });
+    await renderFor(podinfoEntity, api);
+    const note = await screen.findByTestId(
+      `gitops-hidden-${status.clusters[0].name}`,
+    );
+    expect(note).toHaveTextContent(
+      '2 objects are not shown: also claimed by an entity you may not read.',
+    );
+    expect(
+      screen.queryByTestId(`gitops-hidden-${status.clusters[1].name}`),
+    ).toBeNull();
   });
 
   it('disables Sync with the reason when permission is denied', async () => {
