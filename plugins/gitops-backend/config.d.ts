@@ -97,6 +97,23 @@ export interface Config {
         clusters?: string[];
       }>;
     };
+    /**
+     * A repository a user names (`POST /delivery-repositories`, `POST /flux/bootstrap`)
+     * is read with the backend's own Git host credentials afterwards, so it is taken
+     * only when the user could read it themselves on a configured host: a public one, or
+     * one their account may read (GitLab: internal, or a member with Reporter or more;
+     * GitHub: a collaborator). The account is the user entity's `<hostname>/user-login`
+     * annotation (a login or a profile URL, as the GitLab and GitHub org providers write
+     * it).
+     */
+    repositoryAccess?: {
+      /**
+       * With no annotation, take the user entity's name as the login, as the
+       * `usernameMatchingUserEntityName` sign-in resolvers do.
+       * @default false
+       */
+      loginFromEntityName?: boolean;
+    };
     /** Delivery repositories kept in step with the catalog's annotations. */
     deliveryRepositories?: {
       /**

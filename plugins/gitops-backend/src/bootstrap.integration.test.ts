@@ -19,6 +19,8 @@ import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
   sandboxRegistration,
+  sandboxGitLabMembers,
+  sandboxRepositoryAccess,
 } from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
 
@@ -102,6 +104,7 @@ describe('bootstrapping a new delivery repository', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gitops-bootstrap-'));
     world = await startWorld({ dataDir, sourceInterval: '1h' });
+    sandboxGitLabMembers(world, ['admin']);
     const project = await gitlab<{ http_url_to_repo: string }>('/projects', {
       method: 'POST',
       body: {
@@ -162,6 +165,7 @@ describe('bootstrapping a new delivery repository', () => {
               bootstrap: { readyTimeout: { seconds: 15 } },
               clusters: sandboxReceiverUrls(world),
               registration: sandboxRegistration,
+              repositoryAccess: sandboxRepositoryAccess,
               tenancy: {
                 tenants: [{ owner: 'user:default/guest', namespace: TENANT }],
               },

@@ -15,6 +15,7 @@ import { gitopsPlugin } from './plugin';
 import {
   sandboxBackendConfig,
   sandboxRegistration,
+  sandboxRepositoryAccess,
 } from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(120_000);
@@ -87,7 +88,10 @@ describe('the GitOps backend against the sandbox', () => {
         mockServices.rootConfig.factory({
           data: {
             ...sandboxBackendConfig(world),
-            gitops: { registration: sandboxRegistration },
+            gitops: {
+              registration: sandboxRegistration,
+              repositoryAccess: sandboxRepositoryAccess,
+            },
           },
         }),
         catalogServiceMock.factory({

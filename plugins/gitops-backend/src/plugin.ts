@@ -33,7 +33,7 @@ import {
 } from './deliveryRepositories';
 import { DatabaseReceiverStore } from './database/DatabaseReceiverStore';
 import { DatabaseWebhookStore } from './database/DatabaseWebhookStore';
-import { GitHosts } from './gitHosts';
+import { GitHosts, RepositoryAccess } from './gitHosts';
 import {
   createReceiverRoutes,
   gitHostNames,
@@ -194,6 +194,11 @@ export const gitopsPlugin = createBackendPlugin({
           fn: () => receiverManager.run(),
         });
         const gitHosts = GitHosts.fromConfig(deps.config);
+        const repositoryAccess = RepositoryAccess.fromConfig(deps.config, {
+          hosts: gitHosts,
+          catalog,
+          auth: deps.auth,
+        });
         const webhookRegistrar = new WebhookRegistrar({
           deliveries: deliveryRepositories,
           store: await DatabaseWebhookStore.create(deps),
@@ -316,6 +321,16 @@ export const gitopsPlugin = createBackendPlugin({
         );
         lifecycle.addShutdownHook(() => runner.stop());
         const objectOwners = await DatabaseObjectOwnerStore.create(deps);
+        const tenancy = Tenancy.fromConfig(deps.config);
+        const claims = new ObjectClaims({
+          cache,
+          deliveries: deliveryRepositories,
+          owners: objectOwners,
+          catalog,
+          auth: deps.auth,
+          tenancy,
+          permissions,
+        });
 
         deps.httpRouter.use(
           await createRouter({
@@ -333,9 +348,11 @@ export const gitopsPlugin = createBackendPlugin({
                 catalog,
                 clusters: registry,
                 allowedLocalHosts,
+                access: repositoryAccess,
               }),
               createStatusRoutes({
                 statusService,
+                claims,
                 catalog,
                 httpAuth,
                 permissions,
@@ -366,8 +383,9 @@ export const gitopsPlugin = createBackendPlugin({
                   actionsFor: fluxActionsFor,
                   readyTimeoutMs: readBootstrapReadyTimeout(deps.config),
                   allowedLocalHosts,
-                  tenancy: Tenancy.fromConfig(deps.config),
+                  tenancy,
                   owners: objectOwners,
+                  access: repositoryAccess,
                   logger: logger.child({ task: 'bootstrap' }),
                 }),
                 catalog,
@@ -390,13 +408,7 @@ export const gitopsPlugin = createBackendPlugin({
                 operations,
                 audit,
                 objects: entityObjectsFromStatus(statusService),
-                claims: new ObjectClaims({
-                  cache,
-                  deliveries: deliveryRepositories,
-                  owners: objectOwners,
-                  catalog,
-                  auth: deps.auth,
-                }),
+                claims,
                 catalog,
                 httpAuth,
                 permissions,

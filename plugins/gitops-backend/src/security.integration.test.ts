@@ -24,6 +24,7 @@ import {
   pushBackendConfig,
   pushBackendFeatures,
 } from './__testUtils__/pushBackend';
+import { sandboxGitLabMembers } from './__testUtils__/sandboxConfig';
 
 jest.setTimeout(240_000);
 
@@ -166,6 +167,7 @@ describe('who may do what, and where secrets go', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gitops-security-'));
     world = await startWorld({ dataDir, sourceInterval: '1h' });
+    sandboxGitLabMembers(world, ['reader', 'owner', 'other', 'admin']);
     knex = await databases.init('SQLITE_3');
     // The canary: a source's credential Secret, as a platform team would create it.
     const dev = world.cluster('dev').api.store;

@@ -37,6 +37,8 @@ import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
   sandboxRegistration,
+  sandboxGitLabMembers,
+  sandboxRepositoryAccess,
 } from './__testUtils__/sandboxConfig';
 import { gitopsPlugin } from './plugin';
 import {
@@ -61,12 +63,14 @@ const MEMBERS: Record<string, string[]> = {
   'user:default/alice': ['group:default/team-apps'],
   'user:default/paula': ['group:default/team-payments'],
   'user:default/admin': ['group:default/platform-admins'],
+  'user:default/rita': ['group:default/readers'],
 };
 
 /**
- * The policy an adopter writes (as packages/backend's demo policy): everyone reads; an
- * entity's owners act on it, decided by the catalog's `isEntityOwner` condition; only
- * platform administrators manage clusters and tokens.
+ * The policy an adopter writes when teams keep their deliveries to themselves: an
+ * entity's owners read and act on it, decided by the catalog's `isEntityOwner`
+ * condition; readers and platform administrators read everything; only platform
+ * administrators manage clusters and tokens.
  */
 const adopterPolicy = createBackendModule({
   pluginId: 'permission',
@@ -90,8 +94,15 @@ const adopterPolicy = createBackendModule({
                 : { result: AuthorizeResult.DENY };
             }
             if (
+              name === 'gitops.entity.read' &&
+              ['group:default/readers', 'group:default/platform-admins'].some(
+                group => claims.includes(group),
+              )
+            ) {
+              return { result: AuthorizeResult.ALLOW };
+            }
+            if (
               name.startsWith('gitops.entity.') &&
-              name !== 'gitops.entity.read' &&
               isResourcePermission(query.permission, 'catalog-entity')
             ) {
               return createCatalogConditionalDecision(
@@ -184,17 +195,20 @@ describe('tenant isolation, with the real permission framework and catalog', () 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gitops-tenancy-'));
     world = await startWorld({ dataDir, sourceInterval: '1h' });
+    sandboxGitLabMembers(world, ['paula', 'rita', 'admin']);
     const repository = world.demo.project.httpUrl;
     const catalogFile = join(dataDir, 'catalog.yaml');
     await writeFile(
       catalogFile,
       [
-        ...['team-apps', 'team-payments', 'platform-admins'].map(name => ({
-          apiVersion: 'backstage.io/v1alpha1',
-          kind: 'Group',
-          metadata: { name },
-          spec: { type: 'team', children: [] },
-        })),
+        ...['team-apps', 'team-payments', 'platform-admins', 'readers'].map(
+          name => ({
+            apiVersion: 'backstage.io/v1alpha1',
+            kind: 'Group',
+            metadata: { name },
+            spec: { type: 'team', children: [] },
+          }),
+        ),
         component('podinfo', 'group:default/team-apps', {
           'gitops.backstage.io/delivery-repositories': repository,
           'gitops.backstage.io/delivery-path': 'apps/podinfo',
@@ -256,6 +270,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
             gitops: {
               clusters: sandboxReceiverUrls(world),
               registration: sandboxRegistration,
+              repositoryAccess: sandboxRepositoryAccess,
               bootstrap: { readyTimeout: { seconds: 15 } },
               tenancy: {
                 tenants: [
@@ -389,6 +404,58 @@ describe('tenant isolation, with the real permission framework and catalog', () 
     expect(kustomization('team-payments', 'tenancy-probe')).toBeUndefined();
   });
 
+  it('takes from a payments member no repository they could not read on GitLab, through the API or bootstrap', async () => {
+    // The apps team's private project: paula has no access to it on GitLab.
+    world.gitlab.api.createGroup({ path: 'apps-private', owner: 'root' });
+    world.gitlab.api.addMember({ group: 'apps-private' }, 'alice', 30);
+    const secret = await world.gitlab.api.createProject({
+      namespace: 'apps-private',
+      path: 'secrets',
+      visibility: 'private',
+      files: { 'deploy/dev/kustomization.yaml': 'resources: []\n' },
+    });
+    const secretUrl = `${world.gitlab.url}/${secret.pathWithNamespace}.git`;
+    const registered = await request(server)
+      .post('/api/gitops/delivery-repositories')
+      .set(as('user:default/paula'))
+      .send({ entityRef: 'component:default/payments', url: secretUrl });
+    expect(registered.status).toBe(403);
+    expect(registered.body.error.message).toMatch(
+      /apps-private\/secrets on .* is private and paula is not a member/,
+    );
+    const listed = await request(server)
+      .get('/api/gitops/delivery-repositories')
+      .query({ entityRef: 'component:default/payments' })
+      .set(as('user:default/paula'));
+    expect(JSON.stringify(listed.body)).not.toContain('apps-private');
+    const tokensBefore = (await deployTokens()).length;
+    for (const dryRun of [true, false]) {
+      const res = await bootstrap('user:default/paula', {
+        entityRef: 'component:default/payments',
+        url: secretUrl,
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+        dryRun,
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/paula is not a member/);
+    }
+    expect(kustomization('team-payments', 'tenancy-probe')).toBeUndefined();
+    expect(await deployTokens()).toHaveLength(tokensBefore);
+    // A member of that project may.
+    const forAlice = await request(server)
+      .post('/api/gitops/flux/bootstrap')
+      .set(as('user:default/alice'))
+      .send({
+        entityRef: 'component:default/podinfo',
+        url: secretUrl,
+        name: 'tenancy-probe',
+        clusters: [{ name: 'dev', path: 'deploy/dev' }],
+        dryRun: true,
+      });
+    expect(forAlice.body.error).toBeUndefined();
+    expect(forAlice.status).toBe(200);
+  });
+
   it('refuses a payments member bootstrapping payments into a namespace not mapped to the team', async () => {
     for (const namespace of ['team-apps', FLUX_NS]) {
       const res = await bootstrap('user:default/paula', {
@@ -453,12 +520,24 @@ describe('tenant isolation, with the real permission framework and catalog', () 
       name: 'podinfo',
     };
     for (const entity of ['borrowed-path', 'borrowed-label']) {
-      // The object is listed on the entity's tab, as the catalog annotations say ...
-      const status = await request(server)
-        .get(`/api/gitops/entities/component/default/${entity}/status`)
+      // The catalog annotations list podinfo on the entity's tab: a reader sees it there,
+      // the payments member who may not read podinfo does not, and is told something
+      // was left out ...
+      const statusPath = `/api/gitops/entities/component/default/${entity}/status`;
+      const forReader = await request(server)
+        .get(statusPath)
+        .set(as('user:default/rita'));
+      expect(JSON.stringify(forReader.body)).toContain('"podinfo"');
+      const forPaula = await request(server)
+        .get(statusPath)
         .set(as('user:default/paula'));
-      expect(JSON.stringify(status.body)).toContain('"podinfo"');
-      // ... but acting on it needs the permission on podinfo too.
+      expect(forPaula.status).toBe(200);
+      expect(JSON.stringify(forPaula.body)).not.toContain('"podinfo"');
+      expect(
+        forPaula.body.clusters.find((c: { name: string }) => c.name === 'dev')
+          .hiddenObjects,
+      ).toBeGreaterThanOrEqual(1);
+      // ... and acting on it needs the permission on podinfo too.
       for (const action of ['suspend', 'reconcile']) {
         const res = await request(server)
           .post(`/api/gitops/entities/component/default/${entity}/${action}`)
@@ -498,5 +577,67 @@ describe('tenant isolation, with the real permission framework and catalog', () 
     const onProd = await sync('prod');
     expect(onProd.body.error).toBeUndefined();
     expect(onProd.status).toBe(202);
+  });
+
+  it('shows podinfo\u2019s owners what is theirs: an object in their tenant namespace stays, one in flux-system claimed also by payments does not', async () => {
+    // A Kustomization in team-apps' namespace with podinfo's label, which the payments
+    // team's borrowed-label names too.
+    dev().create({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: {
+        name: 'podinfo-extra',
+        namespace: 'team-apps',
+        labels: { 'backstage.io/kubernetes-id': 'podinfo' },
+      },
+      spec: {
+        interval: '1h',
+        path: './extra',
+        prune: true,
+        suspend: true,
+        sourceRef: { kind: 'GitRepository', name: 'absent' },
+      },
+    });
+    const names = (body: {
+      clusters: Array<{
+        name: string;
+        chains: Array<{ source: { name: string }; consumers: unknown[] }>;
+        kubernetesIdObjects: Array<{ name: string }>;
+      }>;
+    }) =>
+      Object.fromEntries(
+        body.clusters.map(c => [
+          c.name,
+          [
+            ...c.chains.flatMap(chain =>
+              (chain.consumers as Array<{ name: string }>).map(o => o.name),
+            ),
+            ...c.kubernetesIdObjects.map(o => o.name),
+          ].sort(),
+        ]),
+      );
+    const podinfo = await eventually('podinfo-extra in the cache', async () => {
+      const res = await request(server)
+        .get('/api/gitops/entities/component/default/podinfo/status')
+        .set(as('user:default/alice'));
+      if (!names(res.body).dev?.includes('podinfo-extra')) {
+        throw new Error(JSON.stringify(names(res.body)));
+      }
+      return res.body;
+    });
+    // On dev, podinfo's flux-system Kustomization is claimed also by the payments
+    // team's entities, which alice may not read: left out, and counted.
+    expect(names(podinfo).dev).toEqual(['podinfo-extra']);
+    expect(
+      podinfo.clusters.find((c: { name: string }) => c.name === 'dev')
+        .hiddenObjects,
+    ).toBeGreaterThanOrEqual(1);
+    expect(names(podinfo).prod).toEqual(['podinfo']);
+    // The payments member's entity names the label, and sees none of podinfo's objects.
+    const borrowed = await request(server)
+      .get('/api/gitops/entities/component/default/borrowed-label/status')
+      .set(as('user:default/paula'));
+    expect(names(borrowed.body).dev).toEqual([]);
+    expect(JSON.stringify(borrowed.body)).not.toContain('podinfo');
   });
 });

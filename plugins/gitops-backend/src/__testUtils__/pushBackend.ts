@@ -12,6 +12,7 @@ import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
   sandboxRegistration,
+  sandboxRepositoryAccess,
 } from './sandboxConfig';
 
 /**
@@ -53,6 +54,7 @@ export function pushBackendConfig(
     gitops: {
       clusters: sandboxReceiverUrls(world),
       registration: sandboxRegistration,
+      repositoryAccess: sandboxRepositoryAccess,
       ...gitops,
     },
   };

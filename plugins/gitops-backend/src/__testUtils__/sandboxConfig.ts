@@ -46,3 +46,19 @@ export function sandboxReceiverUrls(world: SandboxWorld) {
  * listen on 127.0.0.1, which the API otherwise refuses in a URL.
  */
 export const sandboxRegistration = { dangerouslyAllowHosts: ['127.0.0.1'] };
+
+/**
+ * `gitops.repositoryAccess` for a sandbox world: a test user's GitLab account is the one
+ * named as its user entity (the demo's GitLab has `guest` and `alice`, members of the
+ * delivery project's group; `sandboxGitLabMembers` adds others).
+ */
+export const sandboxRepositoryAccess = { loginFromEntityName: true };
+
+/** Accounts on the world's GitLab for these users, Developers of the demo project's group. */
+export function sandboxGitLabMembers(world: SandboxWorld, usernames: string[]) {
+  const group = world.demo.project.pathWithNamespace.split('/')[0];
+  for (const username of usernames) {
+    world.gitlab.api.createUser({ username });
+    world.gitlab.api.addMember({ group }, username, 30);
+  }
+}

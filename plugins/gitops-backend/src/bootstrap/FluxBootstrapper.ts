@@ -1,4 +1,7 @@
-import { LoggerService } from '@backstage/backend-plugin-api';
+import {
+  BackstageCredentials,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
 import { Config, readDurationFromConfig } from '@backstage/config';
 import { durationToMilliseconds } from '@backstage/types';
 import {
@@ -29,6 +32,7 @@ import { GitOpsCluster } from '../clusters/types';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from '../receivers/ReceiverManager';
 import { Actor, TokenRotator } from '../tokens/TokenRotator';
+import { RepositoryAccess } from '../gitHosts/RepositoryAccess';
 import { GitLabCredentialLookup } from '../tokens/GitLabCredentialLookup';
 import {
   ObjectOwner,
@@ -124,13 +128,14 @@ export class FluxBootstrapper {
       tenancy: Pick<Tenancy, 'placementOf'>;
       /** Which entity each object the backend created belongs to. */
       owners: ObjectOwnerStore;
+      access: Pick<RepositoryAccess, 'requireReadable'>;
       logger: LoggerService;
     },
   ) {}
 
   async bootstrap(
     input: BootstrapInput,
-    { actor }: Actor,
+    { actor, credentials }: Actor & { credentials: BackstageCredentials },
   ): Promise<FluxBootstrapResult> {
     const repository = this.repositoryOf(input.url);
     const name = input.name ?? defaultName(repository);
@@ -148,6 +153,9 @@ export class FluxBootstrapper {
     if (local) throw new InputError(`Invalid url: ${local}`);
     // Where the objects may go: decided before any Git host or cluster call.
     const placements = input.clusters.map(c => this.placementOf(input, c));
+    // The backend's token reads the repository and makes its deploy token: only for a
+    // caller who could read it themselves.
+    await this.options.access.requireReadable(repository, credentials);
     const project =
       input.credential === false
         ? undefined

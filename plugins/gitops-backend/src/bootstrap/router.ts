@@ -106,7 +106,7 @@ export function createBootstrapRoutes(options: {
   router.post('/flux/bootstrap', async (req, res) => {
     const body = parseInput(bootstrapBody, req.body ?? {}, 'request body');
     const services = { catalog, httpAuth, permissions };
-    const { entity, entityRef, actor } = await entityForRef(
+    const { entity, entityRef, actor, credentials } = await entityForRef(
       req,
       body.entityRef,
       services,
@@ -135,7 +135,7 @@ export function createBootstrapRoutes(options: {
         owners: ownersOf(entity),
         ref: body.ref ?? (body.url.startsWith('oci://') ? 'latest' : 'main'),
       },
-      { actor },
+      { actor, credentials },
     );
     res.status(result.dryRun ? 200 : 201).json(result);
   });

@@ -37,6 +37,7 @@ function world() {
     kind: 'gitlab' as const,
     ensurePushWebhook: jest.fn(),
     removeWebhook: jest.fn(),
+    readAccess: jest.fn(),
     setCommitStatus: async (_r: unknown, sha: string, status: CommitStatus) => {
       posted.push({ sha, ...status });
     },

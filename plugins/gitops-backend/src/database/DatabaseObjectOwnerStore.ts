@@ -9,6 +9,7 @@ import {
 } from './ObjectOwnerStore';
 
 const TABLE = 'gitops_object_owners';
+const READ_SLICE = 100;
 
 interface Row {
   cluster: string;
@@ -85,17 +86,23 @@ export class DatabaseObjectOwnerStore implements ObjectOwnerStore {
     db: Knex | Knex.Transaction,
     objects: OwnedObjectKey[],
   ): Promise<ObjectOwner[]> {
-    if (objects.length === 0) return [];
-    const rows = await db<Row>(TABLE).where(builder => {
-      for (const o of objects) {
-        builder.orWhere({
-          cluster: o.cluster,
-          kind: o.kind,
-          namespace: o.namespace,
-          name: o.name,
-        });
-      }
-    });
+    const rows: Row[] = [];
+    // In slices: a status page asks for hundreds of objects, and SQLite bounds how deep
+    // one expression may nest.
+    for (let start = 0; start < objects.length; start += READ_SLICE) {
+      rows.push(
+        ...(await db<Row>(TABLE).where(builder => {
+          for (const o of objects.slice(start, start + READ_SLICE)) {
+            builder.orWhere({
+              cluster: o.cluster,
+              kind: o.kind,
+              namespace: o.namespace,
+              name: o.name,
+            });
+          }
+        })),
+      );
+    }
     return rows.map(row => ({
       cluster: row.cluster,
       kind: row.kind,

@@ -6,6 +6,7 @@ import {
   AuthorizeResult,
   PermissionEvaluator,
 } from '@backstage/plugin-permission-common';
+import { NotAllowedError } from '@backstage/errors';
 import express from 'express';
 import request from 'supertest';
 import { DatabaseDeliveryRepositoryStore } from '../database/DatabaseDeliveryRepositoryStore';
@@ -58,6 +59,16 @@ async function setup(allowedLocalHosts: string[] = []) {
           get: name => (['dev', 'prod'].includes(name) ? { name } : undefined),
         },
         allowedLocalHosts,
+        access: {
+          // The Git host's answer, as RepositoryAccess gives it (RepositoryAccess.test.ts).
+          async requireReadable(repository) {
+            if (repository.path.startsWith('other-team/')) {
+              throw new NotAllowedError(
+                `${repository.path} is private and guest is not a member`,
+              );
+            }
+          },
+        },
       }),
     )
     .use(
@@ -179,6 +190,19 @@ describe('createDeliveryRepositoryRoutes', () => {
       name: 'InputError',
       message: expect.stringMatching(message),
     });
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('refuses, storing nothing, a repository the caller could not read on its Git host', async () => {
+    const { app, store } = await setup();
+    const res = await request(app).post('/delivery-repositories').send({
+      entityRef: PODINFO,
+      url: 'https://gitlab.example.com/other-team/private.git',
+    });
+    expect(res.status).toBe(403);
+    expect(res.body.error.message).toMatch(
+      /other-team\/private is private and guest is not a member/,
+    );
     expect(await store.list()).toEqual([]);
   });
 

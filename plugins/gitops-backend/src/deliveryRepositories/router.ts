@@ -21,6 +21,7 @@ import Router from 'express-promise-router';
 import { z } from 'zod';
 import { repositoryHostProblem } from '../clusters/addresses';
 import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
+import { RepositoryAccess } from '../gitHosts/RepositoryAccess';
 import {
   allowedEntityRefs,
   canonicalEntityRef,
@@ -44,7 +45,8 @@ const listQuery = z.object({ entityRef: z.string().min(1).optional() });
 /**
  * `GET|POST /delivery-repositories`, `DELETE /delivery-repositories/:id`: the
  * delivery repositories registered per entity. Reading needs `gitops.entity.read`,
- * changing needs `gitops.entity.manage`, both on the entity. `annotation` entries
+ * changing needs `gitops.entity.manage`, both on the entity, and registering a
+ * repository needs read access to it on its Git host (`RepositoryAccess`). `annotation` entries
  * follow the catalog and are read-only here.
  */
 export function createDeliveryRepositoryRoutes(options: {
@@ -56,6 +58,7 @@ export function createDeliveryRepositoryRoutes(options: {
   clusters: { get(name: string): unknown };
   /** Loopback or link-local hosts a URL may point at nonetheless (`gitops.registration`). */
   allowedLocalHosts: string[];
+  access: Pick<RepositoryAccess, 'requireReadable'>;
 }): express.Router {
   const { store, httpAuth, permissions, catalog, clusters } = options;
   const router = Router();
@@ -126,6 +129,8 @@ export function createDeliveryRepositoryRoutes(options: {
       options.allowedLocalHosts,
     );
     if (local) throw new InputError(`Invalid url: ${local}`);
+    // Its heads and commits are read with the backend's token for the entity's page.
+    await options.access.requireReadable(repository, credentials);
     const stored = await store.upsert({
       entityRef,
       url: body.url,

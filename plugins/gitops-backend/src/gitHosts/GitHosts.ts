@@ -48,6 +48,22 @@ export interface GitHostClient {
     sha: string,
     status: CommitStatus,
   ): Promise<void>;
+  /**
+   * Whether the person whose account on this host is `login` (undefined: none known)
+   * may read the repository, as the host decides: anyone a public one, otherwise its
+   * members with read access. Undefined when the backend's own credentials cannot see
+   * the repository either.
+   */
+  readAccess(
+    repository: ParsedRepositoryUrl,
+    login: string | undefined,
+  ): Promise<ReadAccess | undefined>;
+}
+
+/** A person's read access to a repository, and why, in words for an error message. */
+export interface ReadAccess {
+  readable: boolean;
+  reason: string;
 }
 
 // GitHub rejects a description over 140 characters; GitLab takes more but shows a line.
@@ -85,6 +101,9 @@ const GITHUB_STATES = {
   failed: 'failure',
   canceled: 'error',
 } as const;
+
+/** GitLab's access level from which a member reads a private project's code. */
+const GITLAB_REPORTER = 20;
 
 class GitLabHostClient implements GitHostClient {
   readonly kind = 'gitlab';
@@ -141,6 +160,61 @@ class GitLabHostClient implements GitHostClient {
       description: shortDescription(status.description),
       targetUrl: status.targetUrl,
     });
+  }
+
+  async readAccess(
+    repository: ParsedRepositoryUrl,
+    login: string | undefined,
+  ): Promise<ReadAccess | undefined> {
+    const where = `${repository.path} on ${repository.host}`;
+    let visibility: string;
+    try {
+      visibility = String(
+        (await this.api.Projects.show(repository.path)).visibility,
+      );
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    if (visibility === 'public') {
+      return { readable: true, reason: `${where} is public` };
+    }
+    if (!login) {
+      return {
+        readable: false,
+        reason: `${where} is ${visibility} and no account of yours there is known`,
+      };
+    }
+    const [user] = await this.api.Users.all({ username: login });
+    if (!user || user.username.toLowerCase() !== login.toLowerCase()) {
+      return {
+        readable: false,
+        reason: `${repository.host} has no user ${login}`,
+      };
+    }
+    // An internal project is open to every user of the instance.
+    if (visibility === 'internal') {
+      return { readable: true, reason: `${where} is internal` };
+    }
+    try {
+      const member = await this.api.ProjectMembers.show(
+        repository.path,
+        user.id,
+        { includeInherited: true },
+      );
+      return Number(member.access_level) >= GITLAB_REPORTER
+        ? { readable: true, reason: `${login} is a member of ${where}` }
+        : {
+            readable: false,
+            reason: `${login} is a guest of ${where}, which cannot read its code`,
+          };
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return {
+        readable: false,
+        reason: `${where} is private and ${login} is not a member`,
+      };
+    }
   }
 }
 
@@ -224,6 +298,45 @@ class GitHubHostClient implements GitHostClient {
       description: shortDescription(status.description),
       target_url: status.targetUrl,
     });
+  }
+
+  async readAccess(
+    repository: ParsedRepositoryUrl,
+    login: string | undefined,
+  ): Promise<ReadAccess | undefined> {
+    const octokit = await this.octokit(repository);
+    const { owner, repo } = ownerAndRepo(repository);
+    const where = `${repository.path} on ${repository.host}`;
+    let isPrivate: boolean;
+    try {
+      isPrivate = (await octokit.repos.get({ owner, repo })).data.private;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    if (!isPrivate) return { readable: true, reason: `${where} is public` };
+    if (!login) {
+      return {
+        readable: false,
+        reason: `${where} is private and no account of yours there is known`,
+      };
+    }
+    try {
+      const { data } = await octokit.repos.getCollaboratorPermissionLevel({
+        owner,
+        repo,
+        username: login,
+      });
+      return data.permission !== 'none'
+        ? { readable: true, reason: `${login} may read ${where}` }
+        : { readable: false, reason: `${login} may not read ${where}` };
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return {
+        readable: false,
+        reason: `${where} is private and ${login} is not a collaborator`,
+      };
+    }
   }
 }
 

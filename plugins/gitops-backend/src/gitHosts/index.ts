@@ -4,5 +4,7 @@ export type {
   GitHostClient,
   GitHostKind,
   PushWebhook,
+  ReadAccess,
 } from './GitHosts';
 export { describeGitHostError } from './gitlabApi';
+export { RepositoryAccess } from './RepositoryAccess';

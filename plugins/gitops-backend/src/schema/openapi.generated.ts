@@ -1743,6 +1743,11 @@ export const spec = {
                             "items": {
                               "type": "object"
                             }
+                          },
+                          "hiddenObjects": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "Objects left out because they are claimed also by an entity the caller may not read."
                           }
                         }
                       }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { FluxCache } from '../cache/FluxCache';
 import { GitOpsCluster } from '../clusters/types';
 import { DatabaseDeliveryRepositoryStore } from '../database/DatabaseDeliveryRepositoryStore';
+import { ownedObjectKey } from '../database/ObjectOwnerStore';
 import {
   EntityStatusService,
   EntityStatusServiceOptions,
@@ -209,6 +210,55 @@ describe('EntityStatusService on the demo world', () => {
       },
     ]);
     expect(JSON.stringify(status)).not.toContain(world.demo.tokens.gitlabAdmin);
+  });
+
+  it('leaves out, and counts, what the viewer may not read: a shared source stays only while it feeds what they may read', async () => {
+    const asked: string[] = [];
+    const status = await service.getStatus(
+      PODINFO,
+      component('podinfo', 'podinfo'),
+      {
+        async unreadable(objects) {
+          asked.push(
+            ...objects.map(
+              o =>
+                `${o.cluster}/${o.kind}/${o.metadata.namespace}/${o.metadata.name}`,
+            ),
+          );
+          return new Set(
+            [
+              ['dev', 'GitRepository', 'team-delivery'],
+              ['prod', 'GitRepository', 'team-delivery'],
+              ['prod', 'Kustomization', 'podinfo'],
+            ].map(([clusterName, kind, name]) =>
+              ownedObjectKey({
+                cluster: clusterName,
+                kind,
+                namespace: 'flux-system',
+                name,
+              }),
+            ),
+          );
+        },
+      },
+    );
+    // Asked once, about every object of the entity on both clusters.
+    expect(asked).toEqual(
+      expect.arrayContaining([
+        'dev/GitRepository/flux-system/team-delivery',
+        'dev/Kustomization/flux-system/podinfo',
+        'prod/Kustomization/flux-system/podinfo',
+      ]),
+    );
+    // On dev the shared source stays: it feeds podinfo, which the viewer may read.
+    const dev = cluster(status, 'dev');
+    expect(dev.chains.map(c => c.source.name)).toEqual(['team-delivery']);
+    expect(dev.chains[0].consumers.map(c => c.name)).toEqual(['podinfo']);
+    expect(dev.hiddenObjects).toBeUndefined();
+    // On prod nothing the viewer may read is left of the chain: it goes.
+    const prod = cluster(status, 'prod');
+    expect(prod.chains).toEqual([]);
+    expect(prod.hiddenObjects).toBe(2);
   });
 
   it('chains the OCI source to its Kustomization with the origin revision', async () => {

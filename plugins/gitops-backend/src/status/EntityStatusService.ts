@@ -10,6 +10,7 @@ import {
 } from '@backstage-gitops/plugin-gitops-common';
 import { fluxKinds, FluxKind, FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache/FluxCache';
+import { ownedObjectKey } from '../database/ObjectOwnerStore';
 import { CachedFluxObject } from '../cache/types';
 import { GitLabRepositories } from './GitLabRepositories';
 import { shaOfRevision, toStatusItem } from './statusItem';
@@ -41,6 +42,11 @@ export type StatusCache = Pick<
   | 'get'
   | 'events'
 >;
+
+/** Who reads a status: what they may not see is left out. */
+export interface StatusViewer {
+  unreadable(objects: CachedFluxObject[]): Promise<Set<string>>;
+}
 
 export interface EntityStatusServiceOptions {
   cache: StatusCache;
@@ -146,7 +152,15 @@ export class EntityStatusService {
     });
   }
 
-  async getStatus(entityRef: string, entity: Entity): Promise<EntityStatus> {
+  /**
+   * `viewer.unreadable` names (as `ownedObjectKey`s) the objects the caller may not read;
+   * they are left out before any Git host is asked about them, and counted per cluster.
+   */
+  async getStatus(
+    entityRef: string,
+    entity: Entity,
+    viewer?: StatusViewer,
+  ): Promise<EntityStatus> {
     const { cache } = this.options;
     const deliveries = (
       await this.options.deliveries.listForEntity(entity)
@@ -171,10 +185,20 @@ export class EntityStatusService {
       }
     }
 
+    const hidden = viewer
+      ? await this.hideUnreadable(viewer, drafts, loose)
+      : new Map<string, number>();
+
     const heads = await this.readHeads(deliveries, drafts);
     const clusters = await Promise.all(
       clusterNames.map(name =>
-        this.clusterStatus(name, drafts.get(name)!, loose.get(name)!, heads),
+        this.clusterStatus(
+          name,
+          drafts.get(name)!,
+          loose.get(name)!,
+          heads,
+          hidden.get(name) ?? 0,
+        ),
       ),
     );
     return {
@@ -182,6 +206,62 @@ export class EntityStatusService {
       clusters,
       repositories: deliveries.map(d => repositoryStatus(d, heads)),
     };
+  }
+
+  /**
+   * Drops what the viewer may not read. A source shared with other teams stays while it
+   * feeds a consumer the viewer may read (it is that consumer's context: one repository
+   * for many teams is common); alone, it goes. Returns how many objects were dropped per
+   * cluster.
+   */
+  private async hideUnreadable(
+    viewer: StatusViewer,
+    drafts: Map<string, Map<string, ChainDraft>>,
+    loose: Map<string, CachedFluxObject[]>,
+  ): Promise<Map<string, number>> {
+    const all = [
+      ...[...drafts.values()].flatMap(chains =>
+        [...chains.values()].flatMap(chain => [
+          chain.source,
+          ...chain.consumers.values(),
+        ]),
+      ),
+      ...[...loose.values()].flat(),
+    ];
+    const hidden = new Map<string, number>();
+    if (all.length === 0) return hidden;
+    const unreadable = await viewer.unreadable(all);
+    const isHidden = (o: CachedFluxObject) =>
+      unreadable.has(
+        ownedObjectKey({
+          cluster: o.cluster,
+          kind: o.kind,
+          namespace: o.metadata.namespace,
+          name: o.metadata.name,
+        }),
+      );
+    const count = (cluster: string, n: number) =>
+      n > 0 && hidden.set(cluster, (hidden.get(cluster) ?? 0) + n);
+    for (const [cluster, chains] of drafts) {
+      for (const [key, chain] of chains) {
+        for (const [consumerKey, consumer] of chain.consumers) {
+          if (isHidden(consumer)) {
+            chain.consumers.delete(consumerKey);
+            count(cluster, 1);
+          }
+        }
+        if (isHidden(chain.source) && chain.consumers.size === 0) {
+          chains.delete(key);
+          count(cluster, 1);
+        }
+      }
+    }
+    for (const [cluster, objects] of loose) {
+      const kept = objects.filter(o => !isHidden(o));
+      count(cluster, objects.length - kept.length);
+      loose.set(cluster, kept);
+    }
+    return hidden;
   }
 
   /** Every cluster the cache knows, narrowed to the repositories' `clusters` when all set them. */
@@ -349,6 +429,7 @@ export class EntityStatusService {
     chains: Map<string, ChainDraft>,
     loose: CachedFluxObject[],
     heads: Heads,
+    hiddenObjects: number,
   ): Promise<ClusterStatus> {
     const health = this.options.cache.health(name);
     const item = (object: CachedFluxObject) =>
@@ -365,6 +446,7 @@ export class EntityStatusService {
       chains: built,
       kubernetesIdObjects: loose.map(item),
     };
+    if (hiddenObjects > 0) status.hiddenObjects = hiddenObjects;
     if (health.stale && health.staleSince)
       status.staleSince = health.staleSince;
     if (health.stale && health.lastError)

@@ -41,10 +41,12 @@ function setup() {
       repositories: [],
     }),
   );
+  const unreadable = jest.fn(async () => new Set<string>(['hidden']));
   const app = express()
     .use(
       createStatusRoutes({
         statusService: { getStatus },
+        claims: { unreadable },
         catalog: catalogServiceMock({
           entities: [component('podinfo'), component('payments')],
         }),
@@ -60,7 +62,7 @@ function setup() {
         logger: mockServices.logger.mock(),
       }).error(),
     );
-  return { app, getStatus };
+  return { app, getStatus, unreadable };
 }
 
 describe('createStatusRoutes', () => {
@@ -79,6 +81,25 @@ describe('createStatusRoutes', () => {
       PODINFO,
       expect.objectContaining({
         metadata: expect.objectContaining({ name: 'podinfo' }),
+      }),
+      expect.objectContaining({ unreadable: expect.any(Function) }),
+    );
+  });
+
+  it('asks, for the caller, which of the entity\u2019s objects they may not read', async () => {
+    const { app, getStatus, unreadable } = setup();
+    await request(app).get('/entities/component/default/podinfo/status');
+    const viewer = (getStatus.mock.calls[0] as unknown[])[2] as {
+      unreadable(objects: unknown[]): Promise<Set<string>>;
+    };
+    expect(await viewer.unreadable([])).toEqual(new Set(['hidden']));
+    expect(unreadable).toHaveBeenCalledWith(
+      expect.objectContaining({
+        metadata: expect.objectContaining({ name: 'podinfo' }),
+      }),
+      [],
+      expect.objectContaining({
+        principal: expect.objectContaining({ type: 'user' }),
       }),
     );
   });
