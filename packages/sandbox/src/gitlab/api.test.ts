@@ -56,6 +56,20 @@ describe('GitLab REST API', () => {
     await gitlab.stop();
   });
 
+  it('keeps a journal of the requests it served, for tests that show nothing was sent', async () => {
+    const mark = gitlab.requestsServed();
+    await alice.Projects.show('platform/fleet');
+    await fetch(
+      `${gitlab.url}/platform/fleet.git/info/refs?service=git-upload-pack`,
+    );
+    expect(gitlab.requestsServed()).toBe(mark + 2);
+    expect(gitlab.requestsSince(mark)).toEqual([
+      { method: 'GET', path: '/api/v4/projects/platform%2Ffleet' },
+      { method: 'GET', path: '/platform/fleet.git/info/refs' },
+    ]);
+    expect(gitlab.requestsSince(gitlab.requestsServed())).toEqual([]);
+  });
+
   it('reports the version and the current user', async () => {
     expect(await alice.Metadata.show()).toMatchObject({ version: '18.4.1' });
     const response = await fetch(`${gitlab.url}/api/v4/version`, {

@@ -44,6 +44,13 @@ export interface RunningGitLab {
    */
   url: string;
   api: GitLabAdmin;
+  /** How many HTTP requests (API, OAuth and Git) reached the server so far. */
+  requestsServed(): number;
+  /**
+   * The requests from the `since`-th on (`requestsServed()` taken earlier), as method and
+   * path: what a test reads to show that nothing was sent. The last 1,000 are kept.
+   */
+  requestsSince(since: number): Array<{ method: string; path: string }>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +60,7 @@ export const DEFAULT_GITLAB_VERSION = '18.4.1';
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 const API_PREFIX = '/api/v4/';
+const JOURNAL_SIZE = 1000;
 const OAUTH_PREFIX = '/oauth/';
 
 function buildRouter(gitlab: GitLab): Router {
@@ -276,8 +284,13 @@ export async function startGitLab(
     admin: true,
   });
 
+  const journal: Array<{ method: string; path: string }> = [];
+  let served = 0;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
+    served += 1;
+    journal.push({ method: req.method ?? 'GET', path: url.pathname });
+    if (journal.length > JOURNAL_SIZE) journal.shift();
     const oauth = url.pathname.startsWith(OAUTH_PREFIX);
     // The OAuth endpoints are web routes; injected failures treat them as the API.
     const kind = url.pathname.startsWith(API_PREFIX) || oauth ? 'api' : 'git';
@@ -338,6 +351,9 @@ export async function startGitLab(
   return {
     url: baseUrl,
     api: new GitLabAdmin(gitlab, faults, pushListeners),
+    requestsServed: () => served,
+    requestsSince: since =>
+      journal.slice(Math.max(0, journal.length - (served - since))),
     async stop() {
       await new Promise<void>(resolve => {
         server.close(() => resolve());
