@@ -26,7 +26,11 @@ import {
   PolicyQueryUser,
 } from '@backstage/plugin-permission-node';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
-import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
+import {
+  BACKSTAGE_USER,
+  SandboxWorld,
+  startWorld,
+} from '@backstage-gitops/sandbox';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -288,7 +292,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
     });
     server = backend.server;
     await eventually(
-      'the catalog and the dev cache',
+      'the catalog and both caches',
       async () => {
         const [catalog, clusters] = await Promise.all([
           request(server)
@@ -303,12 +307,14 @@ describe('tenant isolation, with the real permission framework and catalog', () 
             `status ${catalog.status}: ${JSON.stringify(catalog.body)}`,
           );
         }
-        if (
-          !clusters.body.items?.some(
+        // Both caches listed and watching: what they ask a cluster afterwards is the
+        // work of a request (which `sendsNothing` counts).
+        const ready = (name: string) =>
+          clusters.body.items?.some(
             (c: { name: string; health?: { stale?: boolean } }) =>
-              c.name === 'dev' && c.health && !c.health.stale,
-          )
-        ) {
+              c.name === name && c.health && !c.health.stale,
+          );
+        if (!ready('dev') || !ready('prod')) {
           throw new Error(
             `clusters ${clusters.status}: ${JSON.stringify(clusters.body).slice(
               0,
@@ -333,6 +339,34 @@ describe('tenant isolation, with the real permission framework and catalog', () 
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  /**
+   * Runs a refused attempt and shows it sent nothing: no request reached the Git host,
+   * and the backend made no call to either cluster.
+   */
+  const sendsNothing = async <T>(attempt: () => Promise<T>): Promise<T> => {
+    const clusterCalls = () =>
+      ['dev', 'prod'].map(name =>
+        world.cluster(name).api.requestsBy(BACKSTAGE_USER),
+      );
+    // What the backend was still doing (a cache's watch opening) settles first.
+    let before = clusterCalls();
+    for (let quiet = false; !quiet; ) {
+      await new Promise(resolve => setTimeout(resolve, 200));
+      const now = clusterCalls();
+      quiet = now.join() === before.join();
+      before = now;
+    }
+    const gitlabMark = world.gitlab.requestsServed();
+    const result = await attempt();
+    expect(world.gitlab.requestsSince(gitlabMark)).toEqual([]);
+    expect(clusterCalls()).toEqual(before);
+    return result;
+  };
+
+  /** A POST as the payments member, to be sent later (by `sendsNothing`). */
+  const post = (path: string, body: object) => () =>
+    request(server).post(path).set(as('user:default/paula')).send(body);
+
   const bootstrap = (user: string, body: Record<string, unknown>) =>
     request(server)
       .post('/api/gitops/flux/bootstrap')
@@ -347,11 +381,13 @@ describe('tenant isolation, with the real permission framework and catalog', () 
   it('refuses a payments member bootstrapping for podinfo, dry run or not, writing nothing', async () => {
     const tokensBefore = (await deployTokens()).length;
     for (const dryRun of [true, false]) {
-      const res = await bootstrap('user:default/paula', {
-        entityRef: 'component:default/podinfo',
-        clusters: [{ name: 'dev', path: 'apps/podinfo/dev' }],
-        dryRun,
-      });
+      const res = await sendsNothing(() =>
+        bootstrap('user:default/paula', {
+          entityRef: 'component:default/podinfo',
+          clusters: [{ name: 'dev', path: 'apps/podinfo/dev' }],
+          dryRun,
+        }),
+      );
       expect(res.status).toBe(403);
       expect(res.body.error.message).toMatch(
         /gitops\.entity\.manage on component:default\/podinfo/,
@@ -397,8 +433,10 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         getInitiatorCredentials: async () =>
           mockCredentials.user('user:default/paula'),
       } as Parameters<typeof action.handler>[0];
-      await expect(action.handler(ctx)).rejects.toThrow(
-        /The gitops backend refused: Not allowed to gitops\.entity\.manage on component:default\/podinfo/,
+      await sendsNothing(() =>
+        expect(action.handler(ctx)).rejects.toThrow(
+          /The gitops backend refused: Not allowed to gitops\.entity\.manage on component:default\/podinfo/,
+        ),
       );
     }
     expect(kustomization('team-payments', 'tenancy-probe')).toBeUndefined();
@@ -458,11 +496,13 @@ describe('tenant isolation, with the real permission framework and catalog', () 
 
   it('refuses a payments member bootstrapping payments into a namespace not mapped to the team', async () => {
     for (const namespace of ['team-apps', FLUX_NS]) {
-      const res = await bootstrap('user:default/paula', {
-        entityRef: 'component:default/payments',
-        clusters: [{ name: 'dev', path: 'apps/payments/dev', namespace }],
-        dryRun: true,
-      });
+      const res = await sendsNothing(() =>
+        bootstrap('user:default/paula', {
+          entityRef: 'component:default/payments',
+          clusters: [{ name: 'dev', path: 'apps/payments/dev', namespace }],
+          dryRun: true,
+        }),
+      );
       expect(res.status).toBe(403);
       expect(res.body.error.message).toMatch(
         new RegExp(
@@ -470,12 +510,14 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         ),
       );
     }
-    const privileged = await bootstrap('user:default/paula', {
-      entityRef: 'component:default/payments',
-      clusters: [{ name: 'dev', path: 'apps/payments/dev' }],
-      privileged: true,
-      dryRun: true,
-    });
+    const privileged = await sendsNothing(() =>
+      bootstrap('user:default/paula', {
+        entityRef: 'component:default/payments',
+        clusters: [{ name: 'dev', path: 'apps/payments/dev' }],
+        privileged: true,
+        dryRun: true,
+      }),
+    );
     expect(privileged.status).toBe(403);
     expect(privileged.body.error.message).toMatch(/gitops\.cluster\.manage/);
   });
@@ -505,7 +547,9 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         dryRun: true,
       });
     expect((await prospective('group:default/team-payments')).status).toBe(200);
-    const foreign = await prospective('group:default/team-apps');
+    const foreign = await sendsNothing(() =>
+      prospective('group:default/team-apps'),
+    );
     expect(foreign.status).toBe(403);
     expect(foreign.body.error.message).toMatch(
       /owned by group:default\/team-apps/,
@@ -539,10 +583,11 @@ describe('tenant isolation, with the real permission framework and catalog', () 
       ).toBeGreaterThanOrEqual(1);
       // ... and acting on it needs the permission on podinfo too.
       for (const action of ['suspend', 'reconcile']) {
-        const res = await request(server)
-          .post(`/api/gitops/entities/component/default/${entity}/${action}`)
-          .set(as('user:default/paula'))
-          .send({ target: podinfoOnDev });
+        const res = await sendsNothing(
+          post(`/api/gitops/entities/component/default/${entity}/${action}`, {
+            target: podinfoOnDev,
+          }),
+        );
         expect(res.status).toBe(403);
         expect(res.body.error.message).toMatch(
           /Kustomization\/flux-system\/podinfo on dev: also claimed by component:default\/podinfo/,
@@ -569,7 +614,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
             name: 'podinfo',
           },
         });
-    const onDev = await sync('dev');
+    const onDev = await sendsNothing(() => sync('dev'));
     expect(onDev.status).toBe(403);
     expect(onDev.body.error.message).toMatch(
       /also claimed by component:default\/borrowed-(path|label)/,

@@ -7,10 +7,15 @@ const CONSUMER_KINDS = new Set(['Kustomization', 'HelmRelease']);
 
 /**
  * The entity's Flux objects as its status shows them (chains and kubernetes-id
- * objects), so actions reach exactly what the status lists and nothing else.
+ * objects), so actions reach exactly what the status lists and nothing else. Read from
+ * the cache alone: finding them asks no Git host.
  */
 export function entityObjectsFromStatus(status: {
-  getStatus(entityRef: string, entity: Entity): Promise<EntityStatus>;
+  getStatus(
+    entityRef: string,
+    entity: Entity,
+    options: { gitHost: false },
+  ): Promise<EntityStatus>;
 }): EntityFluxObjects {
   return {
     async objectsOf(entityRef, entity) {
@@ -31,8 +36,10 @@ export function entityObjectsFromStatus(status: {
           suspended: item.suspended,
         });
       };
-      for (const cluster of (await status.getStatus(entityRef, entity))
-        .clusters) {
+      const { clusters } = await status.getStatus(entityRef, entity, {
+        gitHost: false,
+      });
+      for (const cluster of clusters) {
         for (const chain of cluster.chains) {
           add(cluster.name, chain.source);
           chain.consumers.forEach(consumer => add(cluster.name, consumer));

@@ -212,33 +212,55 @@ describe('EntityStatusService on the demo world', () => {
     expect(JSON.stringify(status)).not.toContain(world.demo.tokens.gitlabAdmin);
   });
 
+  it('lists the objects without asking the Git host when told not to', async () => {
+    const fresh = EntityStatusService.create({
+      cache,
+      deliveries,
+      config,
+      logger: mockServices.logger.mock(),
+    });
+    const mark = world.gitlab.requestsServed();
+    const status = await fresh.getStatus(
+      PODINFO,
+      component('podinfo', 'podinfo'),
+      { gitHost: false },
+    );
+    expect(world.gitlab.requestsSince(mark)).toEqual([]);
+    expect(cluster(status, 'dev').chains[0].consumers.map(c => c.name)).toEqual(
+      ['podinfo'],
+    );
+    expect(status.repositories[0].headCommit).toBeUndefined();
+  });
+
   it('leaves out, and counts, what the viewer may not read: a shared source stays only while it feeds what they may read', async () => {
     const asked: string[] = [];
     const status = await service.getStatus(
       PODINFO,
       component('podinfo', 'podinfo'),
       {
-        async unreadable(objects) {
-          asked.push(
-            ...objects.map(
-              o =>
-                `${o.cluster}/${o.kind}/${o.metadata.namespace}/${o.metadata.name}`,
-            ),
-          );
-          return new Set(
-            [
-              ['dev', 'GitRepository', 'team-delivery'],
-              ['prod', 'GitRepository', 'team-delivery'],
-              ['prod', 'Kustomization', 'podinfo'],
-            ].map(([clusterName, kind, name]) =>
-              ownedObjectKey({
-                cluster: clusterName,
-                kind,
-                namespace: 'flux-system',
-                name,
-              }),
-            ),
-          );
+        viewer: {
+          async unreadable(objects) {
+            asked.push(
+              ...objects.map(
+                o =>
+                  `${o.cluster}/${o.kind}/${o.metadata.namespace}/${o.metadata.name}`,
+              ),
+            );
+            return new Set(
+              [
+                ['dev', 'GitRepository', 'team-delivery'],
+                ['prod', 'GitRepository', 'team-delivery'],
+                ['prod', 'Kustomization', 'podinfo'],
+              ].map(([clusterName, kind, name]) =>
+                ownedObjectKey({
+                  cluster: clusterName,
+                  kind,
+                  namespace: 'flux-system',
+                  name,
+                }),
+              ),
+            );
+          },
         },
       },
     );

@@ -155,12 +155,15 @@ export class EntityStatusService {
   /**
    * `viewer.unreadable` names (as `ownedObjectKey`s) the objects the caller may not read;
    * they are left out before any Git host is asked about them, and counted per cluster.
+   * With `gitHost: false` no Git host is asked at all (no heads, no commits behind): the
+   * objects only, from the cache.
    */
   async getStatus(
     entityRef: string,
     entity: Entity,
-    viewer?: StatusViewer,
+    options: { viewer?: StatusViewer; gitHost?: boolean } = {},
   ): Promise<EntityStatus> {
+    const { viewer, gitHost = true } = options;
     const { cache } = this.options;
     const deliveries = (
       await this.options.deliveries.listForEntity(entity)
@@ -189,7 +192,9 @@ export class EntityStatusService {
       ? await this.hideUnreadable(viewer, drafts, loose)
       : new Map<string, number>();
 
-    const heads = await this.readHeads(deliveries, drafts);
+    const heads: Heads = gitHost
+      ? await this.readHeads(deliveries, drafts)
+      : new Map();
     const clusters = await Promise.all(
       clusterNames.map(name =>
         this.clusterStatus(

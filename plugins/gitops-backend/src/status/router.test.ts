@@ -82,15 +82,17 @@ describe('createStatusRoutes', () => {
       expect.objectContaining({
         metadata: expect.objectContaining({ name: 'podinfo' }),
       }),
-      expect.objectContaining({ unreadable: expect.any(Function) }),
+      {
+        viewer: expect.objectContaining({ unreadable: expect.any(Function) }),
+      },
     );
   });
 
   it('asks, for the caller, which of the entity\u2019s objects they may not read', async () => {
     const { app, getStatus, unreadable } = setup();
     await request(app).get('/entities/component/default/podinfo/status');
-    const viewer = (getStatus.mock.calls[0] as unknown[])[2] as {
-      unreadable(objects: unknown[]): Promise<Set<string>>;
+    const { viewer } = (getStatus.mock.calls[0] as unknown[])[2] as {
+      viewer: { unreadable(objects: unknown[]): Promise<Set<string>> };
     };
     expect(await viewer.unreadable([])).toEqual(new Set(['hidden']));
     expect(unreadable).toHaveBeenCalledWith(

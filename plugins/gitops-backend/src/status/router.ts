@@ -34,7 +34,10 @@ export function createStatusRoutes(options: {
     );
     res.json(
       await statusService.getStatus(entityRef, entity, {
-        unreadable: objects => claims.unreadable(entity, objects, credentials),
+        viewer: {
+          unreadable: objects =>
+            claims.unreadable(entity, objects, credentials),
+        },
       }),
     );
   });
