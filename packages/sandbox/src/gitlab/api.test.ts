@@ -64,7 +64,11 @@ describe('GitLab REST API', () => {
     );
     expect(gitlab.requestsServed()).toBe(mark + 2);
     expect(gitlab.requestsSince(mark)).toEqual([
-      { method: 'GET', path: '/api/v4/projects/platform%2Ffleet' },
+      {
+        method: 'GET',
+        path: '/api/v4/projects/platform%2Ffleet',
+        user: 'alice',
+      },
       { method: 'GET', path: '/platform/fleet.git/info/refs' },
     ]);
     expect(gitlab.requestsSince(gitlab.requestsServed())).toEqual([]);

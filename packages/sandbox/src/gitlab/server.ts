@@ -50,8 +50,15 @@ export interface RunningGitLab {
    * The requests from the `since`-th on (`requestsServed()` taken earlier), as method and
    * path: what a test reads to show that nothing was sent. The last 1,000 are kept.
    */
-  requestsSince(since: number): Array<{ method: string; path: string }>;
+  requestsSince(since: number): JournalEntry[];
   stop(): Promise<void>;
+}
+
+/** A request as the journal keeps it; `user` is who an API token authenticated. */
+export interface JournalEntry {
+  method: string;
+  path: string;
+  user?: string;
 }
 
 export const DEFAULT_GITLAB_VERSION = '18.4.1';
@@ -197,6 +204,7 @@ async function handleApi(
   router: Router,
   req: IncomingMessage,
   url: URL,
+  entry: JournalEntry,
 ): Promise<ApiResult> {
   let segments: string[];
   try {
@@ -219,6 +227,7 @@ async function handleApi(
     throw new ApiError(401, { message: '401 Unauthorized' });
   }
   if (caller) {
+    entry.user = caller.user.username;
     requireScope(caller, [
       'api',
       ...(route.scopes ?? (req.method === 'GET' ? ['read_api'] : [])),
@@ -284,12 +293,16 @@ export async function startGitLab(
     admin: true,
   });
 
-  const journal: Array<{ method: string; path: string }> = [];
+  const journal: JournalEntry[] = [];
   let served = 0;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
     served += 1;
-    journal.push({ method: req.method ?? 'GET', path: url.pathname });
+    const entry: JournalEntry = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+    };
+    journal.push(entry);
     if (journal.length > JOURNAL_SIZE) journal.shift();
     const oauth = url.pathname.startsWith(OAUTH_PREFIX);
     // The OAuth endpoints are web routes; injected failures treat them as the API.
@@ -309,7 +322,7 @@ export async function startGitLab(
         return;
       }
       if (kind === 'api') {
-        send(res, await handleApi(gitlab, router, req, url));
+        send(res, await handleApi(gitlab, router, req, url, entry));
         return;
       }
       const gitRequest = parseGitHttpRequest(
