@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
+import { sendsNothing } from './__testUtils__/sendsNothing';
 import {
   pushBackendConfig,
   pushBackendFeatures,
@@ -116,8 +117,14 @@ function capturingLogger(
 
 interface Route {
   name: string;
-  /** Sends the request as `role`; may prepare what the request needs as the admin. */
-  send(role: Role, as: (role: Role) => string): Promise<request.Response>;
+  /** Makes, as the admin, what the request needs (an id), before it is sent. */
+  prepare?(role: Role): Promise<string>;
+  /** Sends the request as `role`, with what `prepare` made. */
+  send(
+    role: Role,
+    as: (role: Role) => string,
+    prepared: string,
+  ): Promise<request.Response>;
   expected: Record<Role, number>;
   refused?: RegExp;
 }
@@ -373,16 +380,10 @@ describe('who may do what, and where secrets go', () => {
     },
     {
       name: 'DELETE /delivery-repositories/:id',
-      send: async (role, as) => {
-        const id = await newDeliveryRepository(
-          `apps/delete-${role.toLowerCase()}`,
-        );
-        return call(
-          'delete',
-          `/api/gitops/delivery-repositories/${id}`,
-          as(role),
-        );
-      },
+      prepare: role =>
+        newDeliveryRepository(`apps/delete-${role.toLowerCase()}`),
+      send: (role, as, id) =>
+        call('delete', `/api/gitops/delivery-repositories/${id}`, as(role)),
       expected: ownersAndAdmins(204),
       refused: /gitops\.entity\.manage/,
     },
@@ -416,21 +417,14 @@ describe('who may do what, and where secrets go', () => {
     },
     {
       name: 'GET /operations/:id',
-      send: async (role, as) => {
-        const started = await call(
-          'post',
-          `${ENTITY_PATH}/reconcile`,
-          adminHeader(),
-          {
+      prepare: async () =>
+        (
+          await call('post', `${ENTITY_PATH}/reconcile`, adminHeader(), {
             target: devTarget,
-          },
-        );
-        return call(
-          'get',
-          `/api/gitops/operations/${started.body.items[0].id}`,
-          as(role),
-        );
-      },
+          })
+        ).body.items[0].id,
+      send: (role, as, id) =>
+        call('get', `/api/gitops/operations/${id}`, as(role)),
       expected: READ_ALL,
     },
     {
@@ -479,12 +473,9 @@ describe('who may do what, and where secrets go', () => {
     },
     {
       name: 'POST /tokens/:id/rotate',
-      send: async (role, as) =>
-        call(
-          'post',
-          `/api/gitops/tokens/${await deployTokenId()}/rotate`,
-          as(role),
-        ),
+      prepare: () => deployTokenId(),
+      send: (role, as, id) =>
+        call('post', `/api/gitops/tokens/${id}/rotate`, as(role)),
       expected: adminsOnly(200),
       refused: /gitops\.tokens\.manage/,
     },
@@ -520,8 +511,12 @@ describe('who may do what, and where secrets go', () => {
 
   describe.each(ROUTES)('$name', route => {
     it.each(ROLES)('as %s', async role => {
-      const res = await route.send(role, headerOf);
       const expected = route.expected[role];
+      const prepared = (await route.prepare?.(role)) ?? '';
+      const send = () => route.send(role, headerOf, prepared);
+      // A refusal writes nothing (below) and sends nothing to GitLab or a cluster.
+      const res =
+        expected === 403 ? await sendsNothing(world, send) : await send();
       const message: string = res.body?.error?.message ?? '';
       expect({ status: res.status, message }).toEqual({
         status: expected,

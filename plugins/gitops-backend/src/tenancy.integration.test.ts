@@ -26,17 +26,14 @@ import {
   PolicyQueryUser,
 } from '@backstage/plugin-permission-node';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
-import {
-  BACKSTAGE_USER,
-  SandboxWorld,
-  startWorld,
-} from '@backstage-gitops/sandbox';
+import { SandboxWorld, startWorld } from '@backstage-gitops/sandbox';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { stringify } from 'yaml';
 import { eventually } from './__testUtils__/eventually';
+import { sendsNothing } from './__testUtils__/sendsNothing';
 import {
   sandboxBackendConfig,
   sandboxReceiverUrls,
@@ -339,30 +336,6 @@ describe('tenant isolation, with the real permission framework and catalog', () 
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  /**
-   * Runs a refused attempt and shows it sent nothing: no request reached the Git host,
-   * and the backend made no call to either cluster.
-   */
-  const sendsNothing = async <T>(attempt: () => Promise<T>): Promise<T> => {
-    const clusterCalls = () =>
-      ['dev', 'prod'].map(name =>
-        world.cluster(name).api.requestsBy(BACKSTAGE_USER),
-      );
-    // What the backend was still doing (a cache's watch opening) settles first.
-    let before = clusterCalls();
-    for (let quiet = false; !quiet; ) {
-      await new Promise(resolve => setTimeout(resolve, 200));
-      const now = clusterCalls();
-      quiet = now.join() === before.join();
-      before = now;
-    }
-    const gitlabMark = world.gitlab.requestsServed();
-    const result = await attempt();
-    expect(world.gitlab.requestsSince(gitlabMark)).toEqual([]);
-    expect(clusterCalls()).toEqual(before);
-    return result;
-  };
-
   /** A POST as the payments member, to be sent later (by `sendsNothing`). */
   const post = (path: string, body: object) => () =>
     request(server).post(path).set(as('user:default/paula')).send(body);
@@ -381,7 +354,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
   it('refuses a payments member bootstrapping for podinfo, dry run or not, writing nothing', async () => {
     const tokensBefore = (await deployTokens()).length;
     for (const dryRun of [true, false]) {
-      const res = await sendsNothing(() =>
+      const res = await sendsNothing(world, () =>
         bootstrap('user:default/paula', {
           entityRef: 'component:default/podinfo',
           clusters: [{ name: 'dev', path: 'apps/podinfo/dev' }],
@@ -433,7 +406,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         getInitiatorCredentials: async () =>
           mockCredentials.user('user:default/paula'),
       } as Parameters<typeof action.handler>[0];
-      await sendsNothing(() =>
+      await sendsNothing(world, () =>
         expect(action.handler(ctx)).rejects.toThrow(
           /The gitops backend refused: Not allowed to gitops\.entity\.manage on component:default\/podinfo/,
         ),
@@ -496,7 +469,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
 
   it('refuses a payments member bootstrapping payments into a namespace not mapped to the team', async () => {
     for (const namespace of ['team-apps', FLUX_NS]) {
-      const res = await sendsNothing(() =>
+      const res = await sendsNothing(world, () =>
         bootstrap('user:default/paula', {
           entityRef: 'component:default/payments',
           clusters: [{ name: 'dev', path: 'apps/payments/dev', namespace }],
@@ -510,7 +483,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         ),
       );
     }
-    const privileged = await sendsNothing(() =>
+    const privileged = await sendsNothing(world, () =>
       bootstrap('user:default/paula', {
         entityRef: 'component:default/payments',
         clusters: [{ name: 'dev', path: 'apps/payments/dev' }],
@@ -547,7 +520,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
         dryRun: true,
       });
     expect((await prospective('group:default/team-payments')).status).toBe(200);
-    const foreign = await sendsNothing(() =>
+    const foreign = await sendsNothing(world, () =>
       prospective('group:default/team-apps'),
     );
     expect(foreign.status).toBe(403);
@@ -584,6 +557,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
       // ... and acting on it needs the permission on podinfo too.
       for (const action of ['suspend', 'reconcile']) {
         const res = await sendsNothing(
+          world,
           post(`/api/gitops/entities/component/default/${entity}/${action}`, {
             target: podinfoOnDev,
           }),
@@ -614,7 +588,7 @@ describe('tenant isolation, with the real permission framework and catalog', () 
             name: 'podinfo',
           },
         });
-    const onDev = await sendsNothing(() => sync('dev'));
+    const onDev = await sendsNothing(world, () => sync('dev'));
     expect(onDev.status).toBe(403);
     expect(onDev.body.error.message).toMatch(
       /also claimed by component:default\/borrowed-(path|label)/,
