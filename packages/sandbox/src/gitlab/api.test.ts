@@ -74,6 +74,40 @@ describe('GitLab REST API', () => {
     expect(gitlab.requestsSince(gitlab.requestsServed())).toEqual([]);
   });
 
+  it('finds users by username and lists effective members, inherited from groups, without admins', async () => {
+    const [bob] = await alice.Users.all({ username: 'BOB' });
+    expect(bob).toMatchObject({ username: 'bob', name: 'Bob' });
+    expect(await alice.Users.all({ username: 'nobody' })).toEqual([]);
+    const [aliceUser] = await alice.Users.all({ username: 'alice' });
+    // alice owns the platform group, which holds the project.
+    expect(
+      await alice.ProjectMembers.show('platform/fleet', aliceUser.id, {
+        includeInherited: true,
+      }),
+    ).toMatchObject({ username: 'alice', access_level: 50 });
+    expect(
+      await failure(
+        alice.ProjectMembers.show('platform/fleet', bob.id, {
+          includeInherited: true,
+        }),
+      ),
+    ).toMatchObject({ status: 404 });
+    gitlab.api.addMember({ project: 'platform/fleet' }, 'bob', 20);
+    expect(
+      await alice.ProjectMembers.show('platform/fleet', bob.id, {
+        includeInherited: true,
+      }),
+    ).toMatchObject({ username: 'bob', access_level: 20 });
+    const [root] = await alice.Users.all({ username: 'root' });
+    expect(
+      await failure(
+        alice.ProjectMembers.show('platform/fleet', root.id, {
+          includeInherited: true,
+        }),
+      ),
+    ).toMatchObject({ status: 404 });
+  });
+
   it('reports the version and the current user', async () => {
     expect(await alice.Metadata.show()).toMatchObject({ version: '18.4.1' });
     const response = await fetch(`${gitlab.url}/api/v4/version`, {

@@ -78,19 +78,22 @@ function isExpired(token: PersonalAccessToken, today: string): boolean {
   return token.expiresAt !== null && token.expiresAt <= today;
 }
 
+/** GitLab's 401 for a revoked token, OAuth or not. */
+function revokedError(): ApiError {
+  return bearerError(
+    401,
+    'invalid_token',
+    'Token was revoked. You have to re-authorize from the user profile.',
+  );
+}
+
 /** An OAuth access token's user, with GitLab's 401 answers for revoked and expired ones. */
 function authenticateOAuth(gitlab: GitLab, token: OAuthAccessToken): Caller {
   const user = gitlab.state.users.get(token.userId);
   if (!user) {
     throw new ApiError(401, { message: '401 Unauthorized' });
   }
-  if (token.revoked) {
-    throw bearerError(
-      401,
-      'invalid_token',
-      'Token was revoked. You have to re-authorize from the user profile.',
-    );
-  }
+  if (token.revoked) throw revokedError();
   if (isOAuthTokenExpired(gitlab, token)) {
     throw bearerError(401, 'invalid_token', 'Token has expired.');
   }
@@ -115,13 +118,7 @@ export function authenticateApi(gitlab: GitLab, value: string): Caller {
   if (!token || !user) {
     throw new ApiError(401, { message: '401 Unauthorized' });
   }
-  if (token.revoked) {
-    throw bearerError(
-      401,
-      'invalid_token',
-      'Token was revoked. You have to re-authorize from the user profile.',
-    );
-  }
+  if (token.revoked) throw revokedError();
   if (isExpired(token, clock.today())) {
     throw bearerError(401, 'invalid_token', 'Token has expired.');
   }

@@ -316,7 +316,7 @@ export class GitLabState {
     this.members.set(key, members);
   }
 
-  /** The user's role in a group, inherited from ancestor groups. */
+  /** The user's role in a group, inherited from ancestor groups; an admin's is Owner. */
   groupAccess(user: User | undefined, group: Namespace): number {
     if (!user) {
       return AccessLevel.NoAccess;
@@ -342,8 +342,18 @@ export class GitLabState {
     if (!user) {
       return AccessLevel.NoAccess;
     }
+    return user.admin
+      ? AccessLevel.Owner
+      : this.projectMembership(user, project);
+  }
+
+  /**
+   * The user's membership of a project as GitLab lists it (`members/all`): its own and
+   * its groups'; an administrator is not a member for being one.
+   */
+  projectMembership(user: User, project: Project): number {
     return Math.max(
-      this.groupAccess(user, this.namespace(project)),
+      this.groupAccess({ ...user, admin: false }, this.namespace(project)),
       this.members.get(`project:${project.id}`)?.get(user.id) ?? 0,
     );
   }
