@@ -25,6 +25,27 @@ if (jest) {
   console.log(
     `unit/integration: ${jest.numPassedTests} passed, ${jest.numFailedTests} failed in ${jest.numTotalTestSuites} suites`,
   );
+  // The real-world tier (*.real.test.ts: real Kubernetes and Flux built from Go modules).
+  const real = jest.testResults.filter(suite =>
+    /\.real\.test\./.test(suite.name),
+  );
+  const count = status =>
+    real.reduce(
+      (n, suite) =>
+        n + suite.assertionResults.filter(a => a.status === status).length,
+      0,
+    );
+  console.log(
+    real.length === 0
+      ? 'real world: no suite ran'
+      : count('passed') + count('failed') === 0
+      ? `real world: skipped (${
+          process.env.GITOPS_REAL_WORLD_SKIPPED || 'see the log'
+        })`
+      : `real world: ${count('passed')} passed, ${count('failed')} failed in ${
+          real.length
+        } suites`,
+  );
 }
 const e2e = read(e2eFile, 'browser e2e');
 if (e2e) {
