@@ -18,7 +18,7 @@ export GOFLAGS="${GOFLAGS:--mod=mod} -buildvcs=false"
 export CGO_ENABLED=0
 
 # Part of every cache key: raise it when the way a component is built changes.
-RECIPE=1
+RECIPE=2
 
 command -v go >/dev/null || { echo "testworld: no Go on this machine" >&2; exit 3; }
 log() { echo "testworld: $*" >&2; }
@@ -86,6 +86,14 @@ build_component() {
       build_flux_cli "$out.partial/bin"
     else
       with_progress "$component" go build -trimpath -ldflags "$(ldflags_for "$component")" -o "$out.partial/bin/" "${tools[@]}"
+    fi
+    # kwok's Stages (fake nodes that turn Ready, pods that run), as its module ships them.
+    if [ "$component" = kwok ]; then
+      local stages
+      stages="$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+      mkdir -p "$out.partial/stages"
+      cp "$stages"/node/fast/node-initialize.yaml "$stages"/node/heartbeat/node-heartbeat.yaml "$out.partial/stages/"
+      for stage in "$stages"/pod/general/pod-*.yaml; do cp "$stage" "$out.partial/stages/"; done
     fi
     # The CRDs a Flux controller's module ships, as the world installs them.
     if [[ "$component" == flux/*-controller ]]; then

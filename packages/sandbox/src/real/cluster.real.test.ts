@@ -45,7 +45,20 @@ if (!hasGo) {
         path: 'delivery',
         visibility: 'public',
         files: {
-          'apps/hello/kustomization.yaml': 'resources:\n  - configmap.yaml\n',
+          'apps/hello/kustomization.yaml':
+            'resources:\n  - configmap.yaml\n  - deployment.yaml\n',
+          'apps/hello/deployment.yaml': [
+            'apiVersion: apps/v1',
+            'kind: Deployment',
+            'metadata: { name: hello, namespace: default }',
+            'spec:',
+            '  replicas: 2',
+            '  selector: { matchLabels: { app: hello } }',
+            '  template:',
+            '    metadata: { labels: { app: hello } }',
+            '    spec: { containers: [{ name: hello, image: ghcr.io/stefanprodan/podinfo:6.7.0 }] }',
+            '',
+          ].join('\n'),
           'apps/hello/configmap.yaml': [
             'apiVersion: v1',
             'kind: ConfigMap',
@@ -96,7 +109,7 @@ if (!hasGo) {
       ).toMatch(/Ready/);
     });
 
-    it('reconciles a GitRepository and a Kustomization from the sandbox Git host with the real controllers', async () => {
+    it('reconciles a GitRepository and a Kustomization from the sandbox Git host with the real controllers, to an Available Deployment', async () => {
       await cluster.kubectl(
         ['apply', '-f', '-'],
         [
@@ -112,6 +125,8 @@ if (!hasGo) {
           '  interval: 1m',
           '  path: ./apps/hello',
           '  prune: true',
+          // Ready only once the Deployment is Available: kwok's node runs its pods.
+          '  wait: true',
           '  sourceRef: { kind: GitRepository, name: delivery }',
           '',
         ].join('\n'),
@@ -151,6 +166,17 @@ if (!hasGo) {
         ]),
       ).toBe('hello from Git');
       // The printer columns a user sees: READY and STATUS from the CRD.
+      expect(
+        await cluster.kubectl([
+          '-n',
+          'default',
+          'get',
+          'deployment',
+          'hello',
+          '-o',
+          'jsonpath={.status.availableReplicas}',
+        ]),
+      ).toBe('2');
       expect(
         await cluster.kubectl(['-n', 'flux-system', 'get', 'kustomizations']),
       ).toMatch(

@@ -11,6 +11,31 @@ const run = promisify(execFile);
 
 export const REAL_FLUX_NAMESPACE = 'flux-system';
 
+/** Nodes with this annotation are kwok's to play. */
+const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+/** A node for kwok, as its documentation creates one: room for the demo's workloads. */
+function fakeNode(name: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [FAKE_NODE_ANNOTATION]: 'fake' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+      },
+    },
+    status: {
+      allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+      capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+    },
+  });
+}
+
 /** One real cluster on loopback: etcd, the API server, the controller manager, Flux. */
 export interface RealCluster {
   name: string;
@@ -191,11 +216,50 @@ export async function startRealCluster(
           '--leader-elect=false',
           '--bind-address=127.0.0.1',
           `--secure-port=${await freePort()}`,
-          '--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service,-route',
+          // No cloud, no pod CIDRs; the node lifecycle controller stays: it lifts the
+          // not-ready taint from kwok's node once the node reports Ready.
+          '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service,-route',
         ],
         { logDir },
       ),
     );
+
+    // Workloads run on a fake node: kube-scheduler places pods, kwok plays the node and
+    // its kubelet with the Stages its module ships (pods become Running and Ready).
+    log('starting kube-scheduler and kwok');
+    started(
+      new RealProcess(
+        'kube-scheduler',
+        programOf(binaries, 'kubernetes', 'kube-scheduler'),
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          `--authentication-kubeconfig=${kubeconfigPath}`,
+          `--authorization-kubeconfig=${kubeconfigPath}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${await freePort()}`,
+        ],
+        { logDir },
+      ),
+    );
+    const stagesDir = join(binaries.kwok, 'stages');
+    const stages = (await readdir(stagesDir)).sort();
+    started(
+      new RealProcess(
+        'kwok',
+        programOf(binaries, 'kwok', 'kwok'),
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
+          '--node-ip=127.0.0.1',
+          `--node-port=${await freePort()}`,
+          `--server-address=127.0.0.1:${await freePort()}`,
+          ...stages.map(file => `--config=${join(stagesDir, file)}`),
+        ],
+        { logDir },
+      ),
+    );
+    await kubectl(['apply', '-f', '-'], fakeNode(`${name}-node`));
 
     log('installing the Flux CRDs and the backend RBAC');
     await kubectl(['create', 'namespace', REAL_FLUX_NAMESPACE]);
