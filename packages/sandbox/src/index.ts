@@ -26,3 +26,4 @@ export type { RunningGitLab } from './gitlab';
 export { startRegistry, pushArtifact, pullArtifact } from './oci';
 export { startFleet } from './world/fleet';
 export type { SandboxFleet, FleetCluster } from './world/fleet';
+export * from './real';

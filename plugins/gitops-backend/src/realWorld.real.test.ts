@@ -1,0 +1,330 @@
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import {
+  realBinaries,
+  RealCluster,
+  RunningGitLab,
+  startGitLab,
+  startRealCluster,
+} from '@backstage-gitops/sandbox';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { eventually } from './__testUtils__/eventually';
+import { gitopsPlugin } from './plugin';
+
+jest.setTimeout(600_000);
+
+const hasGo = spawnSync('go', ['version']).status === 0;
+if (!hasGo) {
+  // eslint-disable-next-line no-console
+  console.warn(
+    'The real-world tier was skipped: no Go toolchain on this machine (its Kubernetes and Flux are built from Go modules).',
+  );
+}
+
+const ENTITY = '/api/gitops/entities/component/default/podinfo';
+const PODINFO_TARGET = {
+  cluster: 'dev',
+  kind: 'Kustomization',
+  namespace: 'flux-system',
+  name: 'podinfo',
+};
+
+/**
+ * The backend against a real kube-apiserver and the real Flux controllers (built from
+ * their Go modules), with the sandbox's GitLab as the Git host: what the sandbox-world
+ * tests show, shown on the real thing.
+ */
+(hasGo ? describe : describe.skip)(
+  'the GitOps backend against real Kubernetes and Flux',
+  () => {
+    let dir: string;
+    let gitlab: RunningGitLab;
+    let cluster: RealCluster;
+    let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
+    let head: string;
+    const auth = {
+      Authorization: mockCredentials.user.header('user:default/guest'),
+    };
+    const jsonpath = (resource: string, path: string) =>
+      cluster.kubectl([
+        '-n',
+        'flux-system',
+        'get',
+        resource,
+        '-o',
+        `jsonpath={${path}}`,
+      ]);
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'gitops-real-'));
+      const binaries = await realBinaries();
+      gitlab = await startGitLab({ dataDir: join(dir, 'gitlab') });
+      gitlab.api.createGroup({
+        path: 'team',
+        owner: 'root',
+        visibility: 'public',
+      });
+      const project = await gitlab.api.createProject({
+        namespace: 'team',
+        path: 'delivery',
+        visibility: 'public',
+        files: {
+          'apps/podinfo/dev/kustomization.yaml':
+            'resources:\n  - deployment.yaml\n',
+          'apps/podinfo/dev/deployment.yaml': [
+            'apiVersion: apps/v1',
+            'kind: Deployment',
+            'metadata: { name: podinfo, namespace: default }',
+            'spec:',
+            '  replicas: 1',
+            '  selector: { matchLabels: { app: podinfo } }',
+            '  template:',
+            '    metadata: { labels: { app: podinfo } }',
+            '    spec: { containers: [{ name: podinfo, image: ghcr.io/stefanprodan/podinfo:6.7.0 }] }',
+            '',
+          ].join('\n'),
+        },
+      });
+      const repository = `${gitlab.url}/${project.pathWithNamespace}.git`;
+      head = (await gitlab.api
+        .repository('team/delivery')
+        .resolveCommit('refs/heads/main'))!;
+      cluster = await startRealCluster({
+        name: 'dev',
+        dir: join(dir, 'dev'),
+        binaries,
+      });
+      await cluster.kubectl(
+        ['apply', '-f', '-'],
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            {
+              apiVersion: 'source.toolkit.fluxcd.io/v1',
+              kind: 'GitRepository',
+              metadata: { name: 'team-delivery', namespace: 'flux-system' },
+              spec: {
+                interval: '10m',
+                url: repository,
+                ref: { branch: 'main' },
+              },
+            },
+            {
+              apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+              kind: 'Kustomization',
+              metadata: {
+                name: 'podinfo',
+                namespace: 'flux-system',
+                labels: { 'backstage.io/kubernetes-id': 'podinfo' },
+              },
+              spec: {
+                interval: '10m',
+                path: './apps/podinfo/dev',
+                prune: true,
+                wait: true,
+                sourceRef: { kind: 'GitRepository', name: 'team-delivery' },
+              },
+            },
+          ],
+        }),
+      );
+      const gitlabHost = new URL(gitlab.url).host;
+      const backend = await startTestBackend({
+        features: [
+          gitopsPlugin,
+          mockServices.rootConfig.factory({
+            data: {
+              kubernetes: {
+                clusterLocatorMethods: [
+                  {
+                    type: 'config',
+                    clusters: [
+                      {
+                        name: 'dev',
+                        url: cluster.url,
+                        authProvider: 'serviceAccount',
+                        serviceAccountToken: cluster.backstageToken,
+                        caData: cluster.caData,
+                      },
+                    ],
+                  },
+                ],
+              },
+              integrations: {
+                gitlab: [
+                  {
+                    host: gitlabHost,
+                    baseUrl: gitlab.url,
+                    apiBaseUrl: `${gitlab.url}/api/v4`,
+                    token: gitlab.api.createPersonalAccessToken('root', {
+                      scopes: ['api'],
+                    }).token,
+                  },
+                ],
+              },
+              gitops: {
+                clusters: [{ name: 'dev', receiverUrl: cluster.receiverUrl }],
+                registration: { dangerouslyAllowHosts: ['127.0.0.1'] },
+              },
+            },
+          }),
+          catalogServiceMock.factory({
+            entities: [
+              {
+                apiVersion: 'backstage.io/v1alpha1',
+                kind: 'Component',
+                metadata: {
+                  name: 'podinfo',
+                  namespace: 'default',
+                  annotations: {
+                    'gitops.backstage.io/delivery-repositories': repository,
+                    'gitops.backstage.io/delivery-path': 'apps/podinfo',
+                    'backstage.io/kubernetes-id': 'podinfo',
+                  },
+                },
+                spec: {
+                  type: 'service',
+                  owner: 'user:default/guest',
+                  lifecycle: 'production',
+                },
+              },
+            ],
+          }),
+          mockServices.permissions.mock({
+            authorize: async requests =>
+              requests.map(() => ({ result: AuthorizeResult.ALLOW })),
+          }).factory,
+        ],
+      });
+      server = backend.server;
+    });
+
+    afterAll(async () => {
+      await cluster?.stop();
+      await gitlab?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    const status = async () =>
+      (await request(server).get(`${ENTITY}/status`).set(auth)).body;
+
+    /** Waits for an operation to end and returns it. */
+    const finished = (id: string) =>
+      eventually(
+        `operation ${id} to end`,
+        async () => {
+          const op = (
+            await request(server).get(`/api/gitops/operations/${id}`).set(auth)
+          ).body;
+          if (!['succeeded', 'failed'].includes(op.status)) {
+            throw new Error(JSON.stringify(op));
+          }
+          return op;
+        },
+        180_000,
+      );
+
+    it("shows real Flux's status: the chain, Ready, the revision, the inventory and the events", async () => {
+      const body = await eventually(
+        'podinfo Ready on dev in the status',
+        async () => {
+          const current = await status();
+          const consumer = current.clusters?.[0]?.chains?.[0]?.consumers?.[0];
+          if (consumer?.ready?.status !== 'True') {
+            throw new Error(JSON.stringify(current).slice(0, 600));
+          }
+          return current;
+        },
+        180_000,
+      );
+      const [dev] = body.clusters;
+      expect(dev).toMatchObject({ name: 'dev', stale: false });
+      const [{ source, consumers }] = dev.chains;
+      expect(source).toMatchObject({
+        kind: 'GitRepository',
+        name: 'team-delivery',
+        kstatus: 'Current',
+        ready: { status: 'True' },
+        artifactRevision: `main@sha1:${head}`,
+      });
+      expect(consumers).toHaveLength(1);
+      expect(consumers[0]).toMatchObject({
+        kind: 'Kustomization',
+        name: 'podinfo',
+        kstatus: 'Current',
+        ready: { status: 'True', reason: 'ReconciliationSucceeded' },
+        lastAppliedRevision: `main@sha1:${head}`,
+      });
+      expect(consumers[0].inventory).toEqual([
+        'default_podinfo_apps_Deployment',
+      ]);
+      expect(consumers[0].events.length).toBeGreaterThan(0);
+      expect(body.repositories[0].headCommit.sha).toBe(head);
+    });
+
+    it('syncs now with its source, as flux reconcile --with-source: the real controller handles the request', async () => {
+      const before = await jsonpath(
+        'kustomization/podinfo',
+        '.status.lastHandledReconcileAt',
+      );
+      const res = await request(server)
+        .post(`${ENTITY}/reconcile`)
+        .set(auth)
+        .send({ target: PODINFO_TARGET, withSource: true });
+      expect(res.status).toBe(202);
+      const operation = await finished(res.body.items[0].id);
+      expect(operation.status).toBe('succeeded');
+      const after = await jsonpath(
+        'kustomization/podinfo',
+        '.status.lastHandledReconcileAt',
+      );
+      expect(after).not.toBe(before);
+      expect(
+        await jsonpath(
+          'gitrepository/team-delivery',
+          '.status.lastHandledReconcileAt',
+        ),
+      ).not.toBe('');
+    });
+
+    it('suspends and resumes as flux suspend and resume do', async () => {
+      const suspend = await request(server)
+        .post(`${ENTITY}/suspend`)
+        .set(auth)
+        .send({ target: PODINFO_TARGET });
+      expect(suspend.status).toBe(202);
+      expect((await finished(suspend.body.items[0].id)).status).toBe(
+        'succeeded',
+      );
+      expect(await jsonpath('kustomization/podinfo', '.spec.suspend')).toBe(
+        'true',
+      );
+      await eventually('the tab to show it suspended', async () => {
+        const consumer = (await status()).clusters[0].chains[0].consumers[0];
+        if (!consumer.suspended) throw new Error('not yet');
+        return true;
+      });
+      const resume = await request(server)
+        .post(`${ENTITY}/resume`)
+        .set(auth)
+        .send({ target: PODINFO_TARGET });
+      expect(resume.status).toBe(202);
+      expect((await finished(resume.body.items[0].id)).status).toBe(
+        'succeeded',
+      );
+      expect(await jsonpath('kustomization/podinfo', '.spec.suspend')).toBe(
+        'false',
+      );
+    });
+  },
+);
