@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { eventually } from './__testUtils__/eventually';
-import { gitopsPlugin } from './plugin';
+import { pushBackendFeatures } from './__testUtils__/pushBackend';
 
 jest.setTimeout(600_000);
 
@@ -31,6 +31,7 @@ if (!hasGo) {
 }
 
 const ENTITY = '/api/gitops/entities/component/default/podinfo';
+const WEBHOOK_SECRET = 'the-events-module-secret';
 const PODINFO_TARGET = {
   cluster: 'dev',
   kind: 'Kustomization',
@@ -51,6 +52,8 @@ const PODINFO_TARGET = {
     let cluster: RealCluster;
     let server: Awaited<ReturnType<typeof startTestBackend>>['server'];
     let head: string;
+    const scheduler = mockServices.scheduler();
+    const events = mockServices.events();
     const auth = {
       Authorization: mockCredentials.user.header('user:default/guest'),
     };
@@ -141,9 +144,13 @@ const PODINFO_TARGET = {
       const gitlabHost = new URL(gitlab.url).host;
       const backend = await startTestBackend({
         features: [
-          gitopsPlugin,
+          ...pushBackendFeatures({ events, scheduler }),
           mockServices.rootConfig.factory({
             data: {
+              app: { baseUrl: 'http://localhost:3000' },
+              events: {
+                modules: { gitlab: { webhookSecret: WEBHOOK_SECRET } },
+              },
               kubernetes: {
                 clusterLocatorMethods: [
                   {
@@ -325,6 +332,74 @@ const PODINFO_TARGET = {
       expect(await jsonpath('kustomization/podinfo', '.spec.suspend')).toBe(
         'false',
       );
+    });
+
+    it('reconciles a git push at once through a Receiver the backend made, and reports on the commit', async () => {
+      // What the scheduler runs once the caches are in sync: the Receiver, then the hook.
+      await eventually(
+        'real notification-controller to give the Receiver its webhook path',
+        async () => {
+          await scheduler.triggerTask('gitops-receivers');
+          const path = await jsonpath(
+            'receiver/gitops-git-team-delivery',
+            '.status.webhookPath',
+          ).catch(() => '');
+          if (!/^\/hook\/[0-9a-f]{64}$/.test(path)) throw new Error(path);
+          return path;
+        },
+        60_000,
+      );
+      await new Promise(resolve => setTimeout(resolve, 1_000));
+      await scheduler.triggerTask('gitops-webhooks');
+
+      const sha = await gitlab.api.commitFiles('team/delivery', {
+        files: { 'notes/push.md': `Pushed at ${new Date().toISOString()}\n` },
+        message: 'A push that should reconcile at once',
+      });
+      await gitlab.api.waitForHooks();
+      const delivery = gitlab.api
+        .hookDeliveries()
+        .find(d => d.event === 'Push Hook' && (d.payload as any).after === sha);
+      expect(delivery?.statusCode).toBe(202);
+      // The sources' interval is 10 minutes: only the Receiver makes this quick.
+      await eventually(
+        'podinfo applied at the pushed commit by real Flux',
+        async () => {
+          const applied = await jsonpath(
+            'kustomization/podinfo',
+            '.status.lastAppliedRevision',
+          );
+          if (applied !== `main@sha1:${sha}`) throw new Error(applied);
+          return true;
+        },
+        120_000,
+      );
+      const statuses = await eventually(
+        'a success status on the pushed commit',
+        async () => {
+          const res = await fetch(
+            `${gitlab.url}/api/v4/projects/team%2Fdelivery/repository/commits/${sha}/statuses`,
+            {
+              headers: {
+                'PRIVATE-TOKEN': gitlab.api.createPersonalAccessToken('root', {
+                  scopes: ['api'],
+                }).token,
+              },
+            },
+          );
+          const list = (await res.json()) as Array<{
+            name: string;
+            status: string;
+          }>;
+          const ours = list.find(
+            s => s.name === 'gitops/dev/flux-system/podinfo',
+          );
+          if (ours?.status !== 'success') throw new Error(JSON.stringify(list));
+          return list;
+        },
+        120_000,
+      );
+      expect(statuses.length).toBeGreaterThan(0);
     });
   },
 );
