@@ -1,6 +1,10 @@
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import {
+  SELF_SUBJECT_ACCESS_REVIEW_PATH,
+  selfSubjectAccessReview,
+} from './accessReview';
 import { TokenAuthorizer, type TokenGrant, type Verb } from './authorization';
 import {
   apiGroup,
@@ -63,7 +67,7 @@ export interface KubeApiServerOptions {
   tokens?: Record<string, TokenGrant>;
   /** Default 3 MiB, as the real API server. */
   maxRequestBodyBytes?: number;
-  /** Reported by `/version`. Default v1.33.2. */
+  /** Reported by `/version`. Default v1.36.3, the real world's (testworld/kubernetes). */
   kubernetesVersion?: string;
   /** How long a watch without `timeoutSeconds` stays open. Default 1800 s. */
   watchTimeoutSeconds?: number;
@@ -126,7 +130,7 @@ export async function startKubeApiServer(
   const serviceBackends = new Map<string, ServiceHandler | string>();
   const maxBodyBytes = options.maxRequestBodyBytes ?? 3 * 1024 * 1024;
   const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 1800;
-  const gitVersion = options.kubernetesVersion ?? 'v1.33.2';
+  const gitVersion = options.kubernetesVersion ?? 'v1.36.3';
   const sockets = new Set<Socket>();
   let listening = false;
   let port = options.port ?? 0;
@@ -202,6 +206,14 @@ export async function startKubeApiServer(
     requestCounts.set(grant.user, (requestCounts.get(grant.user) ?? 0) + 1);
     const injected = faults.takeFailure();
     if (injected !== undefined) throw new StatusError(failureStatus(injected));
+    if (path === SELF_SUBJECT_ACCESS_REVIEW_PATH && req.method === 'POST') {
+      sendJson(
+        res,
+        201,
+        await selfSubjectAccessReview(req, grant, maxBodyBytes),
+      );
+      return;
+    }
 
     const types = store.types();
     const proxy = resolveServiceProxy(req.url ?? '/', types);

@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { programOf, realBinaries } from '.';
+import { SandboxCluster, startSandboxCluster } from '../world/cluster';
+
+jest.setTimeout(600_000);
+
+const run = promisify(execFile);
+const hasGo = spawnSync('go', ['version']).status === 0;
+
+/**
+ * The sandbox's API server driven with the real kubectl (built from k8s.io/kubernetes):
+ * what a user runs against a cluster must work against the imitation too.
+ */
+(hasGo ? describe : describe.skip)(
+  'the sandbox, driven with the real kubectl',
+  () => {
+    let dir: string;
+    let cluster: SandboxCluster;
+    let kubectlPath: string;
+    const kubectl = async (token: string, args: string[]) => {
+      const kubeconfig = join(dir, `kubeconfig-${token.slice(0, 8)}`);
+      await writeFile(
+        kubeconfig,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [
+            {
+              name: 'dev',
+              cluster: {
+                server: cluster.api.url,
+                'certificate-authority-data': cluster.caData,
+              },
+            },
+          ],
+          users: [{ name: 'user', user: { token } }],
+          contexts: [
+            { name: 'dev', context: { cluster: 'dev', user: 'user' } },
+          ],
+          'current-context': 'dev',
+        }),
+      );
+      return run(kubectlPath, ['--kubeconfig', kubeconfig, ...args]).then(
+        out => out.stdout.trim(),
+        (error: { stdout?: string; stderr?: string }) =>
+          `${String(error.stdout ?? '').trim()}${String(
+            error.stderr ?? '',
+          ).trim()}`,
+      );
+    };
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'sandbox-kubectl-'));
+      kubectlPath = programOf(await realBinaries(), 'kubernetes', 'kubectl');
+      cluster = await startSandboxCluster({
+        name: 'dev',
+        dataDir: dir,
+        tls: true,
+      });
+    });
+
+    afterAll(async () => {
+      await cluster?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('reports the version of the real world it imitates', async () => {
+      const version = JSON.parse(
+        await kubectl(cluster.tokens.admin, ['version', '-o', 'json']),
+      );
+      expect(version.serverVersion.gitVersion).toBe('v1.36.3');
+    });
+
+    it('answers kubectl auth can-i by its RBAC, as the real cluster does for the backend', async () => {
+      const backend = cluster.tokens.backstage;
+      const can = (args: string[]) =>
+        kubectl(backend, ['auth', 'can-i', ...args]);
+      expect(
+        await can([
+          'list',
+          'kustomizations.kustomize.toolkit.fluxcd.io',
+          '-n',
+          'default',
+        ]),
+      ).toBe('yes');
+      expect(
+        await can([
+          'patch',
+          'gitrepositories.source.toolkit.fluxcd.io',
+          '-n',
+          'default',
+        ]),
+      ).toBe('yes');
+      expect(await can(['list', 'secrets', '-n', 'default'])).toBe('no');
+      expect(await can(['list', 'deployments.apps', '-n', 'default'])).toBe(
+        'no',
+      );
+      expect(
+        await kubectl(cluster.tokens.admin, ['auth', 'can-i', '*', '*']),
+      ).toBe('yes');
+    });
+  },
+);
