@@ -94,6 +94,7 @@ export function apiResourceList(
             ? CRUD_VERBS.filter(v => v !== 'deletecollection')
             : CRUD_VERBS,
         ...(type.shortNames?.length ? { shortNames: type.shortNames } : {}),
+        ...(type.categories?.length ? { categories: type.categories } : {}),
       },
     ];
     if (type.statusSubresource) {

@@ -42,6 +42,7 @@ interface KindDefinition {
   namespaced: boolean;
   statusSubresource: boolean;
   shortNames?: string[];
+  categories?: string[];
   nameRule: NameRule;
   module: string;
   applyDefaults?(object: KubeObject): void;
@@ -97,6 +98,7 @@ const CORE_KINDS: KindDefinition[] = [
     namespaced: true,
     statusSubresource: true,
     shortNames: ['svc'],
+    categories: ['all'],
     nameRule: 'dns1035Label',
     module: 'kubernetes-models/v1',
     applyDefaults: defaultService,
@@ -134,6 +136,7 @@ const CORE_KINDS: KindDefinition[] = [
     namespaced: true,
     statusSubresource: true,
     shortNames: ['deploy'],
+    categories: ['all'],
     nameRule: 'dns1123Subdomain',
     module: 'kubernetes-models/apps/v1',
     applyDefaults: defaultDeployment,
@@ -169,6 +172,14 @@ const RBAC_KINDS: KindDefinition[] = [
   rbacKind('ClusterRoleBinding', 'clusterrolebindings', false),
 ];
 
+/** The category each Flux group's CRDs add beside `all` and `fluxcd`. */
+const FLUX_CATEGORIES: Record<string, string> = {
+  [FLUX_SOURCE_GROUP]: 'fluxcd-sources',
+  'kustomize.toolkit.fluxcd.io': 'fluxcd-appliers',
+  'helm.toolkit.fluxcd.io': 'fluxcd-appliers',
+  'notification.toolkit.fluxcd.io': 'fluxcd-notifications',
+};
+
 function fluxKind(
   group: string,
   version: string,
@@ -185,6 +196,7 @@ function fluxKind(
     namespaced: true,
     statusSubresource: true,
     shortNames,
+    categories: ['all', 'fluxcd', FLUX_CATEGORIES[group]],
     nameRule: 'dns1123Subdomain',
     module: `@kubernetes-models/flux-cd/${group}/${version}`,
   };

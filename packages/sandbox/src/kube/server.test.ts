@@ -209,6 +209,8 @@ describe('startKubeApiServer', () => {
             'watch',
           ],
           shortNames: ['ks'],
+          // As the kustomize-controller CRD declares them.
+          categories: ['all', 'fluxcd', 'fluxcd-appliers'],
         },
         {
           name: 'kustomizations/status',

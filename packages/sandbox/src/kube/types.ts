@@ -48,6 +48,8 @@ export interface ResourceType {
   /** Whether `/status` is a subresource (spec writes ignore status and vice versa). */
   statusSubresource: boolean;
   shortNames?: string[];
+  /** Discovery categories (`kubectl get all` lists the `all` one), as the real API declares them. */
+  categories?: string[];
   /** Throws an Error whose message names the invalid field (the API answers 422). */
   validate?(object: KubeObject): void;
 }

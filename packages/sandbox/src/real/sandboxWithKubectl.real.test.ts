@@ -104,5 +104,32 @@ const hasGo = spawnSync('go', ['version']).status === 0;
         await kubectl(cluster.tokens.admin, ['auth', 'can-i', '*', '*']),
       ).toBe('yes');
     });
+
+    it('lists the Flux objects under kubectl get all and get fluxcd, as their categories say', async () => {
+      cluster.api.store.create({
+        apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+        kind: 'Kustomization',
+        metadata: { name: 'apps', namespace: 'flux-system' },
+        spec: {
+          interval: '1h',
+          path: './apps',
+          prune: true,
+          suspend: true,
+          sourceRef: { kind: 'GitRepository', name: 'absent' },
+        },
+      });
+      const all = await kubectl(cluster.tokens.admin, [
+        'get',
+        'all',
+        '-n',
+        'flux-system',
+      ]);
+      expect(all).toMatch(
+        /kustomization\.kustomize\.toolkit\.fluxcd\.io\/apps/,
+      );
+      expect(
+        await kubectl(cluster.tokens.admin, ['get', 'fluxcd', '-A']),
+      ).toMatch(/apps/);
+    });
   },
 );
