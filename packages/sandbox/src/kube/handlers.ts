@@ -10,6 +10,7 @@ import {
   type JsonObject,
 } from './patch';
 import type { ResourceRoute } from './routing';
+import { tableOf, wantsTable } from './table';
 import type { Verb } from './authorization';
 import { parseFieldSelector, parseLabelSelector } from './selectors';
 import {
@@ -198,14 +199,28 @@ export function serveList(ctx: ResourceContext): void {
     ).toString('base64url');
     metadata.remainingItemCount = remaining;
   }
-  sendJson(ctx.res, 200, listBody(route, items, metadata));
+  sendJson(
+    ctx.res,
+    200,
+    wantsTable(ctx.req.headers.accept)
+      ? tableOf(route.type, items, metadata)
+      : listBody(route, items, metadata),
+  );
 }
 
 export function serveGet(ctx: ResourceContext): void {
   const { route } = ctx;
   const object = ctx.store.get(refOf(route), route.namespace, route.name!);
   if (!object) throw notFound(route.type, route.name!);
-  sendJson(ctx.res, 200, object);
+  sendJson(
+    ctx.res,
+    200,
+    wantsTable(ctx.req.headers.accept)
+      ? tableOf(route.type, [object], {
+          resourceVersion: object.metadata.resourceVersion,
+        })
+      : object,
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject, ResourceType } from './types';
+import { FLUX_COLUMNS, type PrinterColumn } from './table';
 import {
   FieldValidationError,
   NameRule,
@@ -43,6 +44,7 @@ interface KindDefinition {
   statusSubresource: boolean;
   shortNames?: string[];
   categories?: string[];
+  printerColumns?: PrinterColumn[];
   nameRule: NameRule;
   module: string;
   applyDefaults?(object: KubeObject): void;
@@ -180,6 +182,39 @@ const FLUX_CATEGORIES: Record<string, string> = {
   'notification.toolkit.fluxcd.io': 'fluxcd-notifications',
 };
 
+/** The printer columns of each Flux CRD (as their modules ship them). */
+const {
+  age: AGE,
+  ready: READY,
+  status: STATUS,
+  url: URL_COLUMN,
+} = FLUX_COLUMNS;
+const FLUX_PRINTER_COLUMNS: Record<string, PrinterColumn[]> = {
+  GitRepository: [URL_COLUMN, AGE, READY, STATUS],
+  HelmRepository: [URL_COLUMN, AGE, READY, STATUS],
+  OCIRepository: [URL_COLUMN, READY, STATUS, AGE],
+  Bucket: [
+    { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint' },
+    AGE,
+    READY,
+    STATUS,
+  ],
+  HelmChart: [
+    { name: 'Chart', type: 'string', jsonPath: '.spec.chart' },
+    { name: 'Version', type: 'string', jsonPath: '.spec.version' },
+    { name: 'Source Kind', type: 'string', jsonPath: '.spec.sourceRef.kind' },
+    { name: 'Source Name', type: 'string', jsonPath: '.spec.sourceRef.name' },
+    AGE,
+    READY,
+    STATUS,
+  ],
+  Kustomization: [AGE, READY, STATUS],
+  HelmRelease: [AGE, READY, STATUS],
+  Receiver: [AGE, READY, STATUS],
+  Provider: [AGE],
+  Alert: [AGE],
+};
+
 function fluxKind(
   group: string,
   version: string,
@@ -197,6 +232,7 @@ function fluxKind(
     statusSubresource: true,
     shortNames,
     categories: ['all', 'fluxcd', FLUX_CATEGORIES[group]],
+    printerColumns: FLUX_PRINTER_COLUMNS[kind],
     nameRule: 'dns1123Subdomain',
     module: `@kubernetes-models/flux-cd/${group}/${version}`,
   };

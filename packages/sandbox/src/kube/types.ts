@@ -1,3 +1,4 @@
+import type { PrinterColumn } from './table';
 /**
  * The contract between the simulated Kubernetes API server (src/kube) and everything
  * that runs "inside" a cluster (the Flux controllers in src/flux). Controllers use a
@@ -50,6 +51,8 @@ export interface ResourceType {
   shortNames?: string[];
   /** Discovery categories (`kubectl get all` lists the `all` one), as the real API declares them. */
   categories?: string[];
+  /** What `kubectl get` prints beside the name (a CRD's additionalPrinterColumns); default Age. */
+  printerColumns?: PrinterColumn[];
   /** Throws an Error whose message names the invalid field (the API answers 422). */
   validate?(object: KubeObject): void;
 }

@@ -130,6 +130,39 @@ const hasGo = spawnSync('go', ['version']).status === 0;
       expect(
         await kubectl(cluster.tokens.admin, ['get', 'fluxcd', '-A']),
       ).toMatch(/apps/);
+      // The CRD's printer columns, as on the real cluster (cluster.real.test.ts).
+      cluster.api.store.mergePatch(
+        {
+          apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+          kind: 'Kustomization',
+        },
+        'flux-system',
+        'apps',
+        {
+          status: {
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: 'ArtifactFailed',
+                message: 'Source artifact not found',
+                lastTransitionTime: new Date().toISOString(),
+              },
+            ],
+          },
+        },
+        { subresource: 'status' },
+      );
+      expect(
+        await kubectl(cluster.tokens.admin, [
+          'get',
+          'kustomizations',
+          '-n',
+          'flux-system',
+        ]),
+      ).toMatch(
+        /NAME\s+AGE\s+READY\s+STATUS[\s\S]*apps\s+\d+s\s+False\s+Source artifact not found/,
+      );
     });
   },
 );
