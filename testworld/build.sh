@@ -109,6 +109,11 @@ build_component() {
   fi
   touch "$out.partial/.complete"
   rm -rf "$out" && mv "$out.partial" "$out"
+  # Earlier pins of the component are not kept (Kubernetes alone is about 300 MB).
+  local earlier
+  for earlier in "$cache/${component//\//-}-"*; do
+    [ "$earlier" = "$out" ] || rm -rf "$earlier"
+  done
   log "built $component in $((SECONDS - start)) s"
   echo "${component}=$out"
 }
