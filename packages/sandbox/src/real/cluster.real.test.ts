@@ -1,10 +1,19 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { RunningGitLab, startGitLab } from '../gitlab';
-import { realBinaries, RealCluster, startRealCluster } from '.';
+import {
+  programOf,
+  RealBinaries,
+  realBinaries,
+  RealCluster,
+  startRealCluster,
+} from '.';
+
+const run = promisify(execFile);
 
 jest.setTimeout(600_000);
 
@@ -27,10 +36,11 @@ if (!hasGo) {
     let gitlab: RunningGitLab;
     let cluster: RealCluster;
     let repositoryUrl: string;
+    let binaries: RealBinaries;
 
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'testworld-'));
-      const binaries = await realBinaries({
+      binaries = await realBinaries({
         // eslint-disable-next-line no-console
         log: line => console.log(line),
       });
@@ -165,6 +175,20 @@ if (!hasGo) {
           'jsonpath={.data.greeting}',
         ]),
       ).toBe('hello from Git');
+      // What the real flux CLI says of it.
+      expect(
+        (
+          await run(programOf(binaries, 'flux/flux-cli', 'flux'), [
+            '--kubeconfig',
+            cluster.adminKubeconfig,
+            'get',
+            'kustomizations',
+            '-A',
+          ])
+        ).stdout,
+      ).toMatch(
+        /flux-system\s+hello\s+main@sha1:[0-9a-f]{8}\s+False\s+True\s+Applied revision/,
+      );
       // The printer columns a user sees: READY and STATUS from the CRD.
       expect(
         await cluster.kubectl([

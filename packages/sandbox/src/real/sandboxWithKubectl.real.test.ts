@@ -17,12 +17,14 @@ const hasGo = spawnSync('go', ['version']).status === 0;
  * what a user runs against a cluster must work against the imitation too.
  */
 (hasGo ? describe : describe.skip)(
-  'the sandbox, driven with the real kubectl',
+  'the sandbox, driven with the real kubectl and flux CLI',
   () => {
     let dir: string;
     let cluster: SandboxCluster;
     let kubectlPath: string;
-    const kubectl = async (token: string, args: string[]) => {
+    let fluxPath: string;
+    /** Runs a real CLI (kubectl, flux) against the sandbox with a token. */
+    const cli = async (program: string, token: string, args: string[]) => {
       const kubeconfig = join(dir, `kubeconfig-${token.slice(0, 8)}`);
       await writeFile(
         kubeconfig,
@@ -45,7 +47,7 @@ const hasGo = spawnSync('go', ['version']).status === 0;
           'current-context': 'dev',
         }),
       );
-      return run(kubectlPath, ['--kubeconfig', kubeconfig, ...args]).then(
+      return run(program, ['--kubeconfig', kubeconfig, ...args]).then(
         out => out.stdout.trim(),
         (error: { stdout?: string; stderr?: string }) =>
           `${String(error.stdout ?? '').trim()}${String(
@@ -54,9 +56,14 @@ const hasGo = spawnSync('go', ['version']).status === 0;
       );
     };
 
+    const kubectl = (token: string, args: string[]) =>
+      cli(kubectlPath, token, args);
+
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'sandbox-kubectl-'));
-      kubectlPath = programOf(await realBinaries(), 'kubernetes', 'kubectl');
+      const binaries = await realBinaries();
+      kubectlPath = programOf(binaries, 'kubernetes', 'kubectl');
+      fluxPath = programOf(binaries, 'flux/flux-cli', 'flux');
       cluster = await startSandboxCluster({
         name: 'dev',
         dataDir: dir,
@@ -130,6 +137,14 @@ const hasGo = spawnSync('go', ['version']).status === 0;
       expect(
         await kubectl(cluster.tokens.admin, ['get', 'fluxcd', '-A']),
       ).toMatch(/apps/);
+      // The real flux CLI reads it as it reads a real cluster.
+      expect(
+        await cli(fluxPath, cluster.tokens.admin, [
+          'get',
+          'kustomizations',
+          '-A',
+        ]),
+      ).toMatch(/flux-system\s+apps\s+True\s+False\s+/);
       // The CRD's printer columns, as on the real cluster (cluster.real.test.ts).
       cluster.api.store.mergePatch(
         {
