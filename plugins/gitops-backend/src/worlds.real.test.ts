@@ -7,12 +7,12 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   realBinaries,
+  realWorldSkipReason,
   RunningGitLab,
   startGitLab,
   startRealCluster,
   startSandboxCluster,
 } from '@backstage-gitops/sandbox';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,13 +22,7 @@ import { pushBackendFeatures } from './__testUtils__/pushBackend';
 
 jest.setTimeout(600_000);
 
-const hasGo = spawnSync('go', ['version']).status === 0;
-if (!hasGo) {
-  // eslint-disable-next-line no-console
-  console.warn(
-    'The real-world tier was skipped: no Go toolchain on this machine (its Kubernetes and Flux are built from Go modules).',
-  );
-}
+const hasGo = realWorldSkipReason() === undefined;
 
 const ENTITY = '/api/gitops/entities/component/default/podinfo';
 const WEBHOOK_SECRET = 'the-events-module-secret';

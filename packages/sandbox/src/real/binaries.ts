@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 
 /** The folder of each real component (`<dir>/bin/<program>`, `<dir>/crds/*.yaml`). */
@@ -13,6 +13,19 @@ export type RealComponent =
   | 'flux/notification-controller'
   | 'flux/helm-controller'
   | 'flux/flux-cli';
+
+/**
+ * Why the real-world tier cannot run on this machine, or undefined when it can: its
+ * Kubernetes and Flux are built from Go modules. Said once, for a test file to skip on.
+ */
+export function realWorldSkipReason(): string | undefined {
+  if (spawnSync('go', ['version']).status === 0) return undefined;
+  const reason =
+    'no Go toolchain on this machine (its Kubernetes and Flux are built from Go modules)';
+  // eslint-disable-next-line no-console
+  console.warn(`The real-world tier was skipped: ${reason}.`);
+  return reason;
+}
 
 /** Why the real world cannot run here (no Go, or a component would not build). */
 export class RealWorldUnavailable extends Error {}

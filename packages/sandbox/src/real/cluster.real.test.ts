@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import {
   RealBinaries,
   realBinaries,
   RealCluster,
+  realWorldSkipReason,
   startRealCluster,
 } from '.';
 
@@ -17,13 +18,7 @@ const run = promisify(execFile);
 
 jest.setTimeout(600_000);
 
-const hasGo = spawnSync('go', ['version']).status === 0;
-if (!hasGo) {
-  // eslint-disable-next-line no-console
-  console.warn(
-    'The real-world tier was skipped: no Go toolchain on this machine (its Kubernetes and Flux are built from Go modules).',
-  );
-}
+const hasGo = realWorldSkipReason() === undefined;
 
 /**
  * One real cluster (etcd, kube-apiserver, kube-controller-manager, the Flux controllers,

@@ -1,16 +1,15 @@
 import { execFile } from 'node:child_process';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { programOf, realBinaries } from '.';
+import { programOf, realBinaries, realWorldSkipReason } from '.';
 import { SandboxCluster, startSandboxCluster } from '../world/cluster';
 
 jest.setTimeout(600_000);
 
 const run = promisify(execFile);
-const hasGo = spawnSync('go', ['version']).status === 0;
+const hasGo = realWorldSkipReason() === undefined;
 
 /**
  * The sandbox's API server driven with the real kubectl (built from k8s.io/kubernetes):
