@@ -10,6 +10,18 @@ export interface OwnedObjectKey {
 export const ownedObjectKey = (o: OwnedObjectKey) =>
   [o.cluster, o.kind, o.namespace, o.name].join('\n');
 
+/** The ownership key of an object as the cache holds it. */
+export const ownedKeyOf = (object: {
+  cluster: string;
+  kind: string;
+  metadata: { namespace: string; name: string };
+}): OwnedObjectKey => ({
+  cluster: object.cluster,
+  kind: object.kind,
+  namespace: object.metadata.namespace,
+  name: object.metadata.name,
+});
+
 export interface ObjectOwner extends OwnedObjectKey {
   entityRef: string;
   createdBy: string;

@@ -10,7 +10,7 @@ import {
 } from '@backstage-gitops/plugin-gitops-common';
 import { fluxKinds, FluxKind, FluxObjectRef } from '../actions/fluxKinds';
 import { FluxCache } from '../cache/FluxCache';
-import { ownedObjectKey } from '../database/ObjectOwnerStore';
+import { ownedKeyOf, ownedObjectKey } from '../database/ObjectOwnerStore';
 import { CachedFluxObject } from '../cache/types';
 import { GitLabRepositories } from './GitLabRepositories';
 import { shaOfRevision, toStatusItem } from './statusItem';
@@ -237,14 +237,7 @@ export class EntityStatusService {
     if (all.length === 0) return hidden;
     const unreadable = await viewer.unreadable(all);
     const isHidden = (o: CachedFluxObject) =>
-      unreadable.has(
-        ownedObjectKey({
-          cluster: o.cluster,
-          kind: o.kind,
-          namespace: o.metadata.namespace,
-          name: o.metadata.name,
-        }),
-      );
+      unreadable.has(ownedObjectKey(ownedKeyOf(o)));
     const count = (cluster: string, n: number) =>
       n > 0 && hidden.set(cluster, (hidden.get(cluster) ?? 0) + n);
     for (const [cluster, chains] of drafts) {

@@ -19,6 +19,7 @@ import { DeliveryRepositoryStore } from '../database/DeliveryRepositoryStore';
 import {
   ObjectOwnerStore,
   OwnedObjectKey,
+  ownedKeyOf,
   ownedObjectKey,
 } from '../database/ObjectOwnerStore';
 import { allowedEntityRefs } from '../service/requestHelpers';
@@ -26,13 +27,6 @@ import { consumerPath, isUnder } from '../status/EntityStatusService';
 import { ownersOf, Tenancy } from './Tenancy';
 
 const CONSUMER_KINDS = new Set<string>(['Kustomization', 'HelmRelease']);
-
-const keyOfObject = (object: CachedFluxObject): OwnedObjectKey => ({
-  cluster: object.cluster,
-  kind: object.kind,
-  namespace: object.metadata.namespace,
-  name: object.metadata.name,
-});
 
 /** `lookup`, called once per argument. */
 function memoized<T>(
@@ -98,7 +92,7 @@ export class ObjectClaims {
     const { tenancy, permissions } = this.options;
     const entityRef = stringifyEntityRef(entity);
     const owners = ownersOf(entity);
-    const keys = objects.map(keyOfObject);
+    const keys = objects.map(ownedKeyOf);
     const claims = await this.claimsOf(keys, objects);
     const disputed = claims.filter(
       (claim, i) =>
@@ -146,7 +140,7 @@ export class ObjectClaims {
         owner.entityRef,
       ]),
     );
-    const byKey = new Map(cached.map(o => [ownedObjectKey(keyOfObject(o)), o]));
+    const byKey = new Map(cached.map(o => [ownedObjectKey(ownedKeyOf(o)), o]));
     const labelled = memoized((id: string) => this.withKubernetesId(id));
     const registered = memoized((url: string) =>
       this.options.deliveries.list({ normalizedUrl: url }),
